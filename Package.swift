@@ -1,0 +1,45 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+let package = Package(
+    name: "faultline",
+    platforms: [.macOS(.v13)],
+    products: [
+        .executable(name: "faultline", targets: ["faultline"]),
+        .library(name: "Faultline", targets: ["Faultline"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CEvent", path: "Sources/CEvent", pkgConfig: "libevent_openssl",
+            providers: [.apt(["libevent-dev"])]),
+        .systemLibrary(
+            name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+            providers: [.apt(["libssl-dev"])]),
+        .target(name: "CShims", path: "Sources/CShims"),
+        .target(
+            name: "Faultline",
+            dependencies: [
+                "CEvent", "COpenSSL", "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/Faultline"),
+        .executableTarget(
+            name: "faultline",
+            dependencies: [
+                "Faultline",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            path: "Sources/faultline"),
+        .testTarget(
+            name: "FaultlineTests", dependencies: ["Faultline"], path: "Tests/FaultlineTests"),
+        .testTarget(
+            name: "IntegrationTests", dependencies: ["Faultline", "COpenSSL", "CShims"],
+            path: "Tests/IntegrationTests"),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,36 @@
+import CEvent
+import Glibc
+
+/// Turns SIGINT and SIGTERM into a graceful stop on the loop, and a second one into an
+/// immediate exit, the way users expect from a foreground server.
+public final class ShutdownSignals {
+    private var events: [OpaquePointer] = []
+    private var received = 0
+    private let onFirst: (Int32) -> Void
+
+    /// Watches SIGINT and SIGTERM; `onFirst` runs on the loop thread for the first one.
+    public init(loop: EventLoop, onFirst: @escaping (Int32) -> Void) {
+        self.onFirst = onFirst
+        signal(SIGPIPE, SIG_IGN)
+        let me = Unmanaged.passUnretained(self).toOpaque()
+        for signo in [SIGINT, SIGTERM] {
+            if let event = event_new(loop.base, signo, Int16(EV_SIGNAL | EV_PERSIST), signalled, me) {
+                event_add(event, nil)
+                events.append(event)
+            }
+        }
+    }
+
+    deinit { events.forEach { event_free($0) } }
+
+    fileprivate func handle(_ signo: Int32) {
+        received += 1
+        if received > 1 { _exit(128 + signo) }
+        onFirst(signo)
+    }
+}
+
+private func signalled(_ signo: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {
+    guard let arg else { return }
+    Unmanaged<ShutdownSignals>.fromOpaque(arg).takeUnretainedValue().handle(signo)
+}

@@ -1,0 +1,44 @@
+import Glibc
+
+/// Thin helpers over the socket calls the proxy makes; each returns errno on failure.
+enum Socket {
+    /// A non-blocking, close-on-exec TCP socket for `family`.
+    static func tcp(family: Int32) -> Int32 {
+        socket(family, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+    }
+
+    /// Starts a non-blocking connect; returns 0, EINPROGRESS or the error.
+    static func connect(_ fd: Int32, to address: SocketAddress) -> Int32 {
+        let status = address.withSockaddr { Glibc.connect(fd, $0, $1) }
+        return status == 0 ? 0 : errno
+    }
+
+    /// The pending error of a socket (SO_ERROR), 0 when the connect succeeded.
+    static func pendingError(_ fd: Int32) -> Int32 {
+        var error: Int32 = 0
+        var length = socklen_t(MemoryLayout<Int32>.size)
+        return getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &length) == 0 ? error : errno
+    }
+
+    /// Disables Nagle: the proxy forwards what it has at once, so batching only adds latency.
+    static func setNoDelay(_ fd: Int32) {
+        var one: Int32 = 1
+        setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+    }
+
+    /// Makes the next `close` send an RST instead of a FIN.
+    static func setResetOnClose(_ fd: Int32) {
+        var linger = Glibc.linger(l_onoff: 1, l_linger: 0)
+        setsockopt(fd, SOL_SOCKET, SO_LINGER, &linger, socklen_t(MemoryLayout<Glibc.linger>.size))
+    }
+
+    /// Sends a FIN: the peer reads EOF, and may keep sending.
+    static func shutdownWrite(_ fd: Int32) {
+        shutdown(fd, Int32(SHUT_WR))
+    }
+
+    /// The system's text for an errno value.
+    static func describe(_ code: Int32) -> String {
+        String(cString: strerror(code))
+    }
+}

@@ -1,0 +1,127 @@
+import CEvent
+import Glibc
+import Logging
+
+/// Settings of one proxy that are not its addresses.
+public struct ProxyOptions: Sendable {
+    /// How long an upstream connect may take before the client is closed.
+    public var connectTimeout: Duration = .seconds(10)
+    /// Buffer sizes and the per-link memory bound.
+    public var limits = PipeLimits()
+    /// Listen backlog (the kernel caps it at net.core.somaxconn).
+    public var backlog: Int32 = 4096
+
+    /// The defaults: 10 s connect timeout, ~640 KB per link, backlog 4096.
+    public init() {}
+}
+
+/// Counters a proxy keeps about its links.
+public struct ProxyStats: Sendable {
+    /// Client connections accepted.
+    public var accepted: UInt64 = 0
+    /// Links open now.
+    public var open: Int = 0
+    /// Upstream connects that were refused, unreachable or timed out.
+    public var upstreamFailures: UInt64 = 0
+}
+
+/// A listening address forwarding every connection to one upstream.
+///
+/// All methods must be called on the loop's thread.
+public final class Proxy {
+    /// The proxy's name in logs and, later, in scenarios and the API.
+    public let name: String
+    /// Where the upstream listens.
+    public let upstream: SocketAddress
+    /// Connect timeout, limits, backlog.
+    public let options: ProxyOptions
+    let loop: EventLoop
+    let log: Logger
+    private let requestedListen: SocketAddress
+    private var listener: Listener?
+    private var links: [ObjectIdentifier: Link] = [:]
+    private var retired: [Link] = []
+    private lazy var reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() }
+    private var nextLinkID: UInt64 = 0
+    private var drainTimer: Timer?
+    private var onDrained: (() -> Void)?
+    /// Counters about links, for logs and tests.
+    public private(set) var stats = ProxyStats()
+
+    /// Creates a proxy; nothing listens until `start()`.
+    public init(name: String, listen: SocketAddress, upstream: SocketAddress,
+                options: ProxyOptions = ProxyOptions(), loop: EventLoop, logger: Logger) {
+        self.name = name
+        self.requestedListen = listen
+        self.upstream = upstream
+        self.options = options
+        self.loop = loop
+        var log = logger
+        log[metadataKey: "proxy"] = "\(name)"
+        self.log = log
+    }
+
+    /// The path new and live links use. Setting it moves every open link at once.
+    public var dataPath: DataPath = .splice {
+        didSet { links.values.forEach { $0.use(dataPath) } }
+    }
+
+    /// The bound listen address (with the real port when 0 was asked for); nil before `start()`.
+    public var listenAddress: SocketAddress? { listener?.address }
+
+    /// Binds the listen address and starts accepting.
+    public func start() throws {
+        listener = try Listener(
+            loop: loop, address: requestedListen, backlog: options.backlog,
+            onAccept: { [unowned self] fd in accept(fd) },
+            onError: { [unowned self] code in
+                log.warning("accept failed: \(Socket.describe(code))")
+            })
+        log.info("listening on \(listener?.address.description ?? "?"), forwarding to \(upstream)")
+    }
+
+    /// Stops accepting, lets every link write what it already read, then closes them.
+    /// Calls `done` once no link is left or `grace` has passed (the rest are then cut).
+    public func shutdown(grace: Duration = .seconds(2), done: @escaping () -> Void) {
+        listener?.close()
+        listener = nil
+        onDrained = done
+        drainTimer = Timer(loop: loop) { [unowned self] in
+            log.warning("\(links.count) links still open after \(grace); closing them")
+            links.values.forEach { $0.abandon() }
+            finishDrain()
+        }
+        drainTimer?.schedule(after: grace)
+        links.values.forEach { $0.drainAndClose() }
+        if links.isEmpty { finishDrain() }
+    }
+
+    private func finishDrain() {
+        drainTimer?.cancel()
+        let done = onDrained
+        onDrained = nil
+        done?()
+    }
+
+    private func accept(_ fd: Int32) {
+        nextLinkID += 1
+        stats.accepted += 1
+        let link = Link(id: nextLinkID, client: fd, proxy: self)
+        links[ObjectIdentifier(link)] = link
+        stats.open = links.count
+        link.log.debug("accepted")
+        link.start()
+    }
+
+    func noteUpstreamFailure() { stats.upstreamFailures += 1 }
+
+    /// A link closed its sockets. It is freed on the next loop turn, so the callback that
+    /// closed it never returns into a freed object.
+    func linkClosed(_ link: Link) {
+        guard let gone = links.removeValue(forKey: ObjectIdentifier(link)) else { return }
+        retired.append(gone)
+        if !reaper.isPending { reaper.schedule(after: .zero) }
+        stats.open = links.count
+        if links.isEmpty && onDrained != nil { finishDrain() }
+    }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Faultline
+import Foundation
+
+/// `faultline proxy`: one ad-hoc proxy from flags, until SIGINT or SIGTERM.
+struct ProxyCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "proxy",
+        abstract: "Run one proxy with faults given as flags, no scenario file needed.",
+        discussion: """
+            Examples:
+              faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379
+              faultline proxy --listen [::1]:8080 --upstream 127.0.0.1:80 --log-level debug
+
+            SIGINT or SIGTERM stops accepting, lets open connections finish writing what was
+            already read (2 s at most) and exits 0; a second signal exits at once.
+            """)
+
+    @Option(help: ArgumentHelp("Address to accept clients on: host:port or [v6]:port.", valueName: "addr"))
+    var listen: String
+
+    @Option(help: ArgumentHelp("Address to forward to: host:port or [v6]:port.", valueName: "addr"))
+    var upstream: String
+
+    @Option(help: "Protocol spoken through the proxy: tcp (redis and http come with their faults).")
+    var `protocol`: String = "tcp"
+
+    @Option(name: .customLong("fault"),
+            help: ArgumentHelp("A fault to apply, repeatable: KIND:key=value,… (see `faultline faults`).", valueName: "spec"))
+    var faults: [String] = []
+
+    @Option(help: ArgumentHelp("Give up an upstream connect after this long and close the client (e.g. 500ms, 10s).", valueName: "duration"))
+    var connectTimeout: String = "10s"
+
+    @Flag(help: "Never splice: move every byte through the process (for comparison and debugging).")
+    var noSplice = false
+
+    @OptionGroup var logging: LoggingOptions
+
+    func run() throws {
+        let log = logging.bootstrap()
+        guard `protocol` == "tcp" else {
+            throw ValidationError("--protocol \(`protocol`) is not available yet; use tcp")
+        }
+        var options = ProxyOptions()
+        do {
+            options.connectTimeout = try DurationText.parse(connectTimeout)
+            for text in faults { try FaultRegistry.validate(FaultSpec(parsing: text)) }
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        let listenAddress: SocketAddress
+        let upstreamAddress: SocketAddress
+        do {
+            listenAddress = try SocketAddress(parsing: listen)
+            upstreamAddress = try SocketAddress(parsing: upstream)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+        ResourceLimits.raiseOpenFiles()
+        let loop = try EventLoop()
+        let proxy = Proxy(name: "proxy", listen: listenAddress, upstream: upstreamAddress,
+                          options: options, loop: loop, logger: log)
+        proxy.dataPath = noSplice ? .buffered : .splice
+        do {
+            try proxy.start()
+        } catch {
+            log.error("\(error)")
+            throw ExitCode(2)
+        }
+        let signals = ShutdownSignals(loop: loop) { signo in
+            log.info("signal \(signo): closing connections (a second signal exits at once)")
+            proxy.shutdown { loop.stop() }
+        }
+        loop.run()
+        withExtendedLifetime(signals) {}
+    }
+}
