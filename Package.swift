@@ -38,7 +38,11 @@ let package = Package(
         .testTarget(
             name: "FaultlineTests", dependencies: ["Faultline"], path: "Tests/FaultlineTests"),
         .testTarget(
-            name: "IntegrationTests", dependencies: ["Faultline", "COpenSSL", "CShims"],
+            name: "IntegrationTests",
+            dependencies: [
+                "Faultline", "COpenSSL", "CShims",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/IntegrationTests"),
     ],
     swiftLanguageModes: [.v6]

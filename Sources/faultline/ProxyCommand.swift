@@ -1,6 +1,5 @@
 import ArgumentParser
 import Faultline
-import Foundation
 
 /// `faultline proxy`: one ad-hoc proxy from flags, until SIGINT or SIGTERM.
 struct ProxyCommand: ParsableCommand {

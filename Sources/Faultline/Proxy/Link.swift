@@ -66,11 +66,11 @@ final class Link {
 
     private func connected() {
         Socket.setNoDelay(upstream)
-        let base = proxy.loop.base
+        let loop = proxy.loop
         let path = proxy.dataPath
         let limits = proxy.options.limits
-        toUpstream = Pipe(.upstream, link: self, from: client, to: upstream, base: base, path: path, limits: limits)
-        toClient = Pipe(.downstream, link: self, from: upstream, to: client, base: base, path: path, limits: limits)
+        toUpstream = Pipe(.upstream, link: self, from: client, to: upstream, loop: loop, path: path, limits: limits)
+        toClient = Pipe(.downstream, link: self, from: upstream, to: client, loop: loop, path: path, limits: limits)
         log.debug("connected to upstream \(proxy.upstream)")
         toUpstream?.start()
         toClient?.start()

@@ -26,6 +26,9 @@ final class Pipe {
     /// The path new bytes take; see the type's comment for why switching is safe.
     var path: DataPath
     private var sourceEnded = false
+    /// Set while reads fill the scratch buffer: bulk traffic goes through splice.
+    private var bulk = false
+    private let scratch: UnsafeMutableRawBufferPointer
     private var stopping = false
     /// Whether the sink has been sent its FIN.
     private(set) var sinkFinished = false
@@ -33,13 +36,15 @@ final class Pipe {
     private(set) var bytes: UInt64 = 0
 
     init(_ direction: Direction, link: Link, from source: Int32, to sink: Int32,
-         base: OpaquePointer, path: DataPath, limits: PipeLimits) {
+         loop: EventLoop, path: DataPath, limits: PipeLimits) {
         self.direction = direction
         self.link = link
         self.source = source
         self.sink = sink
         self.path = path
         self.limits = limits
+        self.scratch = loop.scratch
+        let base = loop.base
         let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(base, source, Int16(EV_READ | EV_PERSIST), pipeReadable, me)
         writeEvent = event_new(base, sink, Int16(EV_WRITE | EV_PERSIST), pipeWritable, me)
@@ -76,7 +81,9 @@ final class Pipe {
     // MARK: reading
 
     fileprivate func readable() {
-        if path == .splice, buffer.map({ evbuffer_get_length($0) }) ?? 0 == 0 {
+        if path == .splice, pendingBytes == 0, !bulk {
+            copyThrough()
+        } else if path == .splice, buffer.map({ evbuffer_get_length($0) }) ?? 0 == 0 {
             spliceIn()
         } else if path == .splice {
             disarmRead()  // older buffered bytes go first; flush re-arms the read
@@ -100,6 +107,7 @@ final class Pipe {
         }
         let moved = fl_splice(source, channel.writeEnd, room)
         if moved > 0 {
+            if moved < scratch.count / 4 { bulk = false }
             channel.count += moved
             bytes &+= UInt64(moved)
             flush()
@@ -108,6 +116,35 @@ final class Pipe {
         } else if errno != EAGAIN && errno != EINTR {
             link.sourceFailed(self, errno: errno)
         }
+    }
+
+    /// Small messages: read into the loop's scratch buffer and write straight on. Two plain
+    /// syscalls beat two splices for a few hundred bytes; a full scratch buffer means bulk
+    /// traffic, which then goes through splice until it turns small again.
+    private func copyThrough() {
+        let got = read(source, scratch.baseAddress, scratch.count)
+        guard got > 0 else {
+            if got == 0 { return endOfSource() }
+            if errno != EAGAIN && errno != EINTR { link.sourceFailed(self, errno: errno) }
+            return
+        }
+        bytes &+= UInt64(got)
+        if got == scratch.count { bulk = true }
+        var written = 0
+        while written < got {
+            let sent = write(sink, scratch.baseAddress! + written, got - written)
+            if sent > 0 {
+                written += sent
+            } else if errno == EAGAIN {
+                break
+            } else if errno != EINTR {
+                return link.sinkFailed(self, errno: errno)
+            }
+        }
+        guard written < got else { return }
+        if buffer == nil { buffer = evbuffer_new() }
+        evbuffer_add(buffer, scratch.baseAddress! + written, got - written)
+        blocked()
     }
 
     private func readIntoBuffer() {
