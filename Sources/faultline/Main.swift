@@ -1,5 +1,6 @@
 import ArgumentParser
 import Faultline
+import Glibc
 
 /// The `faultline` command: a fault-injection proxy for TCP, Redis, HTTP and TLS.
 @main
@@ -13,4 +14,36 @@ struct FaultlineCommand: ParsableCommand {
             """,
         version: FaultlineVersion.current,
         subcommands: [ProxyCommand.self])
+
+    /// Like ArgumentParser's main, but bad input exits 2 (SPEC: 0 ok, 1 expectation failed,
+    /// 2 bad input) instead of EX_USAGE, so scripts can tell it from a failed run.
+    static func main() {
+        do {
+            var command = try parseAsRoot()
+            try command.run()
+        } catch let error as InputError {
+            printError("faultline: \(error.message)")
+            Glibc.exit(2)
+        } catch {
+            guard exitCode(for: error) == .validationFailure else { exit(withError: error) }
+            printError(fullMessage(for: error))
+            Glibc.exit(2)
+        }
+    }
+
+    private static func printError(_ message: String) {
+        let line = message + "\n"
+        _ = line.withCString { write(2, $0, strlen($0)) }
+    }
+}
+
+/// Input the user must fix (an address, a duration, a fault); exits 2 with its message.
+struct InputError: Error {
+    /// What is wrong, naming the flag or value.
+    let message: String
+
+    /// A library error or a reason, prefixed with the flag it is about.
+    init(_ flag: String, _ reason: Any) {
+        message = "\(flag): \(reason)"
+    }
 }

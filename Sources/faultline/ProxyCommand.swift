@@ -11,7 +11,7 @@ struct ProxyCommand: ParsableCommand {
               faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379
               faultline proxy --listen [::1]:8080 --upstream 127.0.0.1:80 --log-level debug
 
-            SIGINT or SIGTERM stops accepting, lets open connections finish writing what was
+            SIGINT or SIGTERM stops accepting, lets open connections finish writing what was \
             already read (2 s at most) and exits 0; a second signal exits at once.
             """)
 
@@ -37,36 +37,27 @@ struct ProxyCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        let log = logging.bootstrap()
         guard `protocol` == "tcp" else {
-            throw ValidationError("--protocol \(`protocol`) is not available yet; use tcp")
+            throw InputError("--protocol", "'\(`protocol`)' is not available yet; use tcp")
         }
         var options = ProxyOptions()
+        do { options.connectTimeout = try DurationText.parse(connectTimeout) } catch { throw InputError("--connect-timeout", error) }
         do {
-            options.connectTimeout = try DurationText.parse(connectTimeout)
             for text in faults { try FaultRegistry.validate(FaultSpec(parsing: text)) }
         } catch {
-            throw ValidationError("\(error)")
+            throw InputError("--fault", error)
         }
         let listenAddress: SocketAddress
         let upstreamAddress: SocketAddress
-        do {
-            listenAddress = try SocketAddress(parsing: listen)
-            upstreamAddress = try SocketAddress(parsing: upstream)
-        } catch {
-            throw ValidationError("\(error)")
-        }
+        do { listenAddress = try SocketAddress(parsing: listen) } catch { throw InputError("--listen", error) }
+        do { upstreamAddress = try SocketAddress(parsing: upstream) } catch { throw InputError("--upstream", error) }
+        let log = logging.bootstrap()
         ResourceLimits.raiseOpenFiles()
         let loop = try EventLoop()
         let proxy = Proxy(name: "proxy", listen: listenAddress, upstream: upstreamAddress,
                           options: options, loop: loop, logger: log)
         proxy.dataPath = noSplice ? .buffered : .splice
-        do {
-            try proxy.start()
-        } catch {
-            log.error("\(error)")
-            throw ExitCode(2)
-        }
+        do { try proxy.start() } catch { throw InputError("--listen", error) }
         let signals = ShutdownSignals(loop: loop) { signo in
             log.info("signal \(signo): closing connections (a second signal exits at once)")
             proxy.shutdown { loop.stop() }
