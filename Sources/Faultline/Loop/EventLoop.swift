@@ -15,6 +15,9 @@ public final class EventLoop {
 
     /// Creates a loop with precise timers (100 ms fires at ~100.15 ms instead of ~104).
     public init() throws {
+        // A peer that resets makes write/splice raise SIGPIPE, which would kill the process;
+        // the EPIPE return value is all the proxy needs.
+        signal(SIGPIPE, SIG_IGN)
         guard let config = event_config_new() else { throw LoopError.cannotCreate }
         defer { event_config_free(config) }
         event_config_set_flag(config, Int32(EVENT_BASE_FLAG_PRECISE_TIMER.rawValue))

@@ -11,7 +11,6 @@ public final class ShutdownSignals {
     /// Watches SIGINT and SIGTERM; `onFirst` runs on the loop thread for the first one.
     public init(loop: EventLoop, onFirst: @escaping (Int32) -> Void) {
         self.onFirst = onFirst
-        signal(SIGPIPE, SIG_IGN)
         let me = Unmanaged.passUnretained(self).toOpaque()
         for signo in [SIGINT, SIGTERM] {
             if let event = event_new(loop.base, signo, Int16(EV_SIGNAL | EV_PERSIST), signalled, me) {

@@ -37,6 +37,13 @@ enum Socket {
         shutdown(fd, Int32(SHUT_WR))
     }
 
+    /// Reads and drops what waits in the receive queue (at most 1 MB), so that a following
+    /// close() sends a FIN rather than the RST Linux sends over unread data.
+    static func discardInput(_ fd: Int32, scratch: UnsafeMutableRawBufferPointer) {
+        var rounds = 0
+        while rounds < 16, read(fd, scratch.baseAddress, scratch.count) > 0 { rounds += 1 }
+    }
+
     /// The system's text for an errno value.
     static func describe(_ code: Int32) -> String {
         String(cString: strerror(code))

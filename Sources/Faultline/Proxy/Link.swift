@@ -51,7 +51,8 @@ final class Link {
 
     fileprivate func connectReady(timedOut: Bool) {
         if timedOut {
-            log.warning("upstream \(proxy.upstream) did not answer the connect within \(proxy.options.connectTimeout); closing the client")
+            log.warning("upstream \(proxy.upstream) did not answer the connect within \(DurationText.format(proxy.options.connectTimeout)); closing the client")
+            proxy.noteUpstreamFailure()
             return close(resetting: nil)
         }
         let error = Socket.pendingError(upstream)
@@ -125,7 +126,13 @@ final class Link {
         if let connectEvent { event_del(connectEvent) }
         toUpstream?.dispose()
         toClient?.dispose()
-        if let victim { Socket.setResetOnClose(victim) }
+        if let victim {
+            Socket.setResetOnClose(victim)
+        } else {
+            // Linux answers close() with an RST while unread bytes wait; a FIN is meant here.
+            Socket.discardInput(client, scratch: proxy.loop.scratch)
+            if upstream >= 0 { Socket.discardInput(upstream, scratch: proxy.loop.scratch) }
+        }
         Glibc.close(client)
         if upstream >= 0 { Glibc.close(upstream) }
         let (up, down) = bytes
