@@ -10,6 +10,8 @@ struct ProxyCommand: ParsableCommand {
             Examples:
               faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379
               faultline proxy --listen [::1]:8080 --upstream 127.0.0.1:80 --log-level debug
+              faultline proxy --listen 127.0.0.1:15432 --upstream 127.0.0.1:5432 --fault tcp.latency:ms=100,jitter=10
+              faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379 --fault tcp.cutoff:after=2s
 
             SIGINT or SIGTERM stops accepting, lets open connections finish writing what was \
             already read (2 s at most) and exits 0; a second signal exits at once.
@@ -25,11 +27,16 @@ struct ProxyCommand: ParsableCommand {
     var `protocol`: String = "tcp"
 
     @Option(name: .customLong("fault"),
-            help: ArgumentHelp("A fault to apply, repeatable: KIND:key=value,… (see `faultline faults`).", valueName: "spec"))
+            help: ArgumentHelp(
+                "A fault, repeatable: KIND:key=value,… with the kind's parameters and direction, probability, first, every, name (see `faultline faults`).",
+                valueName: "spec"))
     var faults: [String] = []
 
     @Option(help: ArgumentHelp("Give up an upstream connect after this long and close the client (e.g. 500ms, 10s).", valueName: "duration"))
     var connectTimeout: String = "10s"
+
+    @Option(help: "Seed for every per-connection decision (probability); random when not given.")
+    var seed: UInt64?
 
     @Flag(help: "Never splice: move every byte through the process (for comparison and debugging).")
     var noSplice = false
@@ -42,11 +49,8 @@ struct ProxyCommand: ParsableCommand {
         }
         var options = ProxyOptions()
         do { options.connectTimeout = try DurationText.parse(connectTimeout) } catch { throw InputError("--connect-timeout", error) }
-        do {
-            for text in faults { try FaultRegistry.validate(FaultSpec(parsing: text)) }
-        } catch {
-            throw InputError("--fault", error)
-        }
+        let faultList: [Fault]
+        do { faultList = try faults.map { try Fault(parsing: FaultSpec(parsing: $0)) } } catch { throw InputError("--fault", error) }
         let listenAddress: SocketAddress
         let upstreamAddress: SocketAddress
         do { listenAddress = try SocketAddress(parsing: listen) } catch { throw InputError("--listen", error) }
@@ -57,6 +61,9 @@ struct ProxyCommand: ParsableCommand {
         let proxy = Proxy(name: "proxy", listen: listenAddress, upstream: upstreamAddress,
                           options: options, loop: loop, logger: log)
         proxy.dataPath = noSplice ? .buffered : .splice
+        proxy.seed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        if !faultList.isEmpty { log.info("seed \(proxy.seed) (pass --seed \(proxy.seed) to repeat these decisions)") }
+        do { try faultList.forEach(proxy.add) } catch { throw InputError("--fault", error) }
         do { try proxy.start() } catch { throw InputError("--listen", error) }
         let signals = ShutdownSignals(loop: loop) { signo in
             log.info("signal \(signo): closing connections (a second signal exits at once)")

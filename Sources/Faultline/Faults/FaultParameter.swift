@@ -6,10 +6,14 @@ public enum ParameterType: Sendable, Equatable {
     case count
     /// A size in bytes: `1024`, `64KB`, `1MB`.
     case bytes
+    /// Bytes per second: `100KB`, `1MB`; a bare number is KB/s (Toxiproxy's unit).
+    case rate
     /// A probability from 0 to 1.
     case probability
     /// One of a fixed set of words.
     case choice([String])
+    /// Free text.
+    case text
 
     /// How durations written as bare numbers are scaled.
     public enum DurationUnit: String, Sendable { case microseconds = "us", milliseconds = "ms" }
@@ -20,8 +24,10 @@ public enum ParameterType: Sendable, Equatable {
         case .duration: "duration"
         case .count: "count"
         case .bytes: "bytes"
+        case .rate: "bytes/s"
         case .probability: "0..1"
         case .choice(let words): words.joined(separator: "|")
+        case .text: "text"
         }
     }
 }
@@ -76,11 +82,18 @@ public struct FaultParameter: Sendable {
         case .bytes:
             guard let value = ByteSize.parse(text) else { throw invalid(text, "a size such as 1024, 64KB or 1MB") }
             return .count(value)
+        case .rate:
+            let perSecond = Int(text).map { $0 * 1024 } ?? ByteSize.parse(text)
+            guard let value = perSecond, value > 0 else { throw invalid(text, "a rate such as 100 (KB/s), 500KB or 1MB") }
+            return .count(value)
         case .probability:
             guard let value = Double(text), value >= 0, value <= 1 else { throw invalid(text, "a number from 0 to 1") }
             return .probability(value)
         case .choice(let words):
             guard words.contains(text) else { throw invalid(text, "one of \(words.joined(separator: ", "))") }
+            return .word(text)
+        case .text:
+            guard !text.isEmpty else { throw invalid(text, "a non-empty text") }
             return .word(text)
         }
     }

@@ -1,14 +1,25 @@
-/// The fault kinds this build implements, by name. `faultline faults`, `--fault` and
-/// scenario validation all read this one list, so a kind is described in one place only.
+/// The fault kinds this build implements. `faultline faults`, `--fault`, scenarios and the
+/// control API all read this one list, so a kind is described in one place only.
 public enum FaultRegistry {
-    /// Names of every implemented kind, sorted.
-    public static let kinds: [String] = []
+    /// Every kind, in the order `faultline faults` lists them.
+    public static let kinds: [FaultKind] = [
+        Latency.kind, Bandwidth.kind, Slicer.kind, SlowClose.kind, Timeout.kind, ResetPeer.kind,
+        LimitData.kind, Down.kind, ConnectDelay.kind, Cutoff.kind, RefuseUpstream.kind,
+    ]
 
-    /// Checks that `spec` names a known kind with known, well-typed parameters.
-    public static func validate(_ spec: FaultSpec) throws {
-        guard kinds.contains(spec.kind) else {
-            let known = kinds.isEmpty ? "this build implements no fault kinds yet" : "known kinds: \(kinds.joined(separator: ", "))"
-            throw FaultSpecError(text: spec.kind, reason: "unknown fault kind; \(known)")
-        }
+    /// The kind called `name`, or nil.
+    public static func kind(named name: String) -> FaultKind? {
+        kinds.first { $0.name == name }
+    }
+
+    /// The kind Toxiproxy calls `type` (`latency`), or faultline's own name used as a type.
+    public static func kind(toxiproxyType type: String) -> FaultKind? {
+        kinds.first { $0.toxiproxy?.type == type } ?? kind(named: type)
+    }
+
+    static func unknownKindMessage(_ name: String) -> String {
+        let close = kinds.first { $0.name.split(separator: ".").last == name.split(separator: ".").last }
+        let hint = close.map { " (did you mean \($0.name)?)" } ?? ""
+        return "unknown fault kind\(hint); known kinds: \(kinds.map(\.name).joined(separator: ", "))"
     }
 }

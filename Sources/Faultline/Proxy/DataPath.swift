@@ -16,7 +16,11 @@ public struct PipeLimits: Sendable {
     /// The buffered path stops reading a source while this much waits for its sink, so a
     /// peer that stops reading holds at most about `highWater + readSize` per direction.
     public var highWater: Int = 256 * 1024
+    /// Most bytes the byte-touching faults of one direction may hold (latency, bandwidth):
+    /// reading pauses beyond it, as a slow real network would push back.
+    public var holdLimit: Int = 1024 * 1024
 
-    /// The defaults: at most ~640 KB of process memory per link.
+    /// The defaults: at most ~640 KB of process memory per link without byte-touching
+    /// faults, ~1.3 MB per direction with them.
     public init() {}
 }

@@ -15,6 +15,15 @@ final class Link {
     private var toClient: Pipe?
     private var closed = false
     private(set) var log: Logger
+    /// When the client was accepted.
+    let openedAt = ContinuousClock.now
+    /// When a byte last arrived from either side (`tcp.cutoff` with `idle`).
+    private(set) var lastActivity = ContinuousClock.now
+    /// `tcp.limit_data`: close the whole link once a pipe has sent its FIN.
+    var closeWhenFinished = false
+    /// What each fault that applies to this link does to it, by fault name.
+    private var effects: [String: any LinkEffect] = [:]
+    private var connectTimer: Timer?
 
     init(id: UInt64, client: Int32, proxy: Proxy) {
         self.id = id
@@ -29,10 +38,26 @@ final class Link {
         if let connectEvent { event_free(connectEvent) }
     }
 
-    /// Connects to the upstream; the client is not read until that succeeds, so its bytes
-    /// wait in the kernel meanwhile.
+    /// Applies the faults' connect decisions, then connects to the upstream. The client is
+    /// not read until that succeeds, so its bytes wait in the kernel meanwhile.
     func start() {
         Socket.setNoDelay(client)
+        let decisions = effects.values.map { $0.beforeConnect() }
+        for case .reject(let reset) in decisions {
+            log.debug("dropped at accept by tcp.down (\(reset ? "RST" : "FIN"))")
+            return close(resetClient: reset, resetUpstream: false)
+        }
+        if decisions.contains(.refuse) {
+            return upstreamFailed(ECONNREFUSED, cause: " (tcp.refuse_upstream)")
+        }
+        let delays = decisions.compactMap { if case .delay(let wait) = $0 { wait } else { nil } }
+        guard let delay = delays.max() else { return connectUpstream() }
+        connectTimer = Timer(loop: proxy.loop) { [unowned self] in connectUpstream() }
+        connectTimer?.schedule(after: delay)
+    }
+
+    private func connectUpstream() {
+        guard !closed else { return }
         let address = proxy.upstream
         upstream = Socket.tcp(family: address.family)
         guard upstream >= 0 else { return upstreamFailed(errno) }
@@ -53,16 +78,16 @@ final class Link {
         if timedOut {
             log.warning("upstream \(proxy.upstream) did not answer the connect within \(DurationText.format(proxy.options.connectTimeout)); closing the client")
             proxy.noteUpstreamFailure()
-            return close(resetting: nil)
+            return close(resetClient: false, resetUpstream: false)
         }
         let error = Socket.pendingError(upstream)
         error == 0 ? connected() : upstreamFailed(error)
     }
 
-    private func upstreamFailed(_ error: Int32) {
-        log.warning("upstream \(proxy.upstream) unreachable: \(Socket.describe(error)); closing the client")
+    private func upstreamFailed(_ error: Int32, cause: String = "") {
+        log.warning("upstream \(proxy.upstream) unreachable: \(Socket.describe(error))\(cause); closing the client")
         proxy.noteUpstreamFailure()
-        close(resetting: nil)
+        close(resetClient: false, resetUpstream: false)
     }
 
     private func connected() {
@@ -73,25 +98,79 @@ final class Link {
         toUpstream = Pipe(.upstream, link: self, from: client, to: upstream, loop: loop, path: path, limits: limits)
         toClient = Pipe(.downstream, link: self, from: upstream, to: client, loop: loop, path: path, limits: limits)
         log.debug("connected to upstream \(proxy.upstream)")
+        effects.values.forEach { $0.attach() }
+        refreshPath()
         toUpstream?.start()
         toClient?.start()
     }
 
-    /// Moves both directions to `path`; bytes already in flight keep their order.
-    func use(_ path: DataPath) {
+    // MARK: faults
+
+    /// Starts applying a fault's effect (at once if connected, else once connected).
+    func add(_ effect: any LinkEffect, for fault: String) {
+        effects[fault] = effect
+        if isConnected && !closed {
+            effect.attach()
+            refreshPath()
+        }
+    }
+
+    /// Stops applying the fault called `fault`, if it applied.
+    func removeEffect(for fault: String) {
+        guard let effect = effects.removeValue(forKey: fault) else { return }
+        if isConnected && !closed {
+            effect.detach()
+            refreshPath()
+        }
+    }
+
+    var isConnected: Bool { toUpstream != nil }
+
+    /// The pipe carrying bytes `direction`; nil until the upstream is connected.
+    func pipe(_ direction: Pipe.Direction) -> Pipe? {
+        direction == .upstream ? toUpstream : toClient
+    }
+
+    /// The pipes whose bytes go the way `direction` names.
+    func pipes(covering direction: FaultDirection) -> [Pipe] {
+        [toUpstream, toClient].compactMap { $0 }.filter { direction.covers($0.direction) }
+    }
+
+    var loop: EventLoop { proxy.loop }
+
+    /// Seeded randomness for one fault's decisions on this link (jitter, slice sizes).
+    func random(for fault: String) -> SplitMix64 {
+        SplitMix64(seed: FaultSelection.mix(proxy.seed, fault, id))
+    }
+
+    /// A byte arrived: `tcp.cutoff idle` measures silence from here.
+    func touch() { lastActivity = .now }
+
+    /// Buffered while any byte stage is installed (or the proxy forces it), else splice;
+    /// bytes in flight keep their order either way.
+    func refreshPath() {
+        let holding = toUpstream?.chain.isEmpty == false || toClient?.chain.isEmpty == false
+        let path: DataPath = holding || proxy.dataPath == .buffered ? .buffered : .splice
         toUpstream?.path = path
         toClient?.path = path
     }
 
+    /// Ends the link now for a fault: FIN both ways, or RST both ways.
+    func cut(reset: Bool, reason: String) {
+        guard !closed else { return }
+        log.debug("\(reason): closing with \(reset ? "RST" : "FIN")")
+        close(resetClient: reset, resetUpstream: reset)
+    }
+
     /// Graceful end: read nothing more, write what was read, then FIN both ways.
     func drainAndClose() {
-        guard toUpstream != nil, toClient != nil else { return close(resetting: nil) }
+        guard toUpstream != nil, toClient != nil else { return close(resetClient: false, resetUpstream: false) }
         toUpstream?.stopReading()
         toClient?.stopReading()
     }
 
     /// Cuts the link now, whatever is still in flight.
-    func abandon() { close(resetting: nil) }
+    func abandon() { close(resetClient: false, resetUpstream: false) }
 
     /// Bytes moved so far: client→upstream, upstream→client.
     var bytes: (up: UInt64, down: UInt64) { (toUpstream?.bytes ?? 0, toClient?.bytes ?? 0) }
@@ -100,8 +179,8 @@ final class Link {
 
     /// A pipe sent its FIN; when both have, the link is done.
     func pipeFinished(_ pipe: Pipe) {
-        if toUpstream?.sinkFinished == true && toClient?.sinkFinished == true {
-            close(resetting: nil)
+        if closeWhenFinished || (toUpstream?.sinkFinished == true && toClient?.sinkFinished == true) {
+            close(resetClient: false, resetUpstream: false)
         }
     }
 
@@ -109,35 +188,40 @@ final class Link {
     func sourceFailed(_ pipe: Pipe, errno error: Int32) {
         let peer = pipe.direction == .upstream ? "client" : "upstream"
         log.debug("\(peer) \(Socket.describe(error)); resetting the other side")
-        close(resetting: pipe.direction == .upstream ? upstream : client)
+        close(resetClient: pipe.direction == .downstream, resetUpstream: pipe.direction == .upstream)
     }
 
     /// Writing the sink failed (EPIPE, ECONNRESET): the source's peer gets an RST.
     func sinkFailed(_ pipe: Pipe, errno error: Int32) {
         let peer = pipe.direction == .upstream ? "upstream" : "client"
         log.debug("writing to \(peer) failed: \(Socket.describe(error)); resetting the other side")
-        close(resetting: pipe.direction == .upstream ? client : upstream)
+        close(resetClient: pipe.direction == .upstream, resetUpstream: pipe.direction == .downstream)
     }
 
-    /// Closes both sockets, the one named with an RST, and hands the link back to its proxy.
-    private func close(resetting victim: Int32?) {
+    /// Closes both sockets, each with an RST or a FIN, and hands the link back to its proxy.
+    private func close(resetClient: Bool, resetUpstream: Bool) {
         guard !closed else { return }
         closed = true
         if let connectEvent { event_del(connectEvent) }
+        connectTimer = nil
         toUpstream?.dispose()
         toClient?.dispose()
-        if let victim {
-            Socket.setResetOnClose(victim)
+        finish(client, reset: resetClient)
+        if upstream >= 0 { finish(upstream, reset: resetUpstream) }
+        let (up, down) = bytes
+        let how = resetClient || resetUpstream ? ", with RST" : ""
+        log.debug("closed (\(up) bytes up, \(down) bytes down)\(how)")
+        proxy.linkClosed(self)
+    }
+
+    private func finish(_ fd: Int32, reset: Bool) {
+        if reset {
+            Socket.setResetOnClose(fd)
         } else {
             // Linux answers close() with an RST while unread bytes wait; a FIN is meant here.
-            Socket.discardInput(client, scratch: proxy.loop.scratch)
-            if upstream >= 0 { Socket.discardInput(upstream, scratch: proxy.loop.scratch) }
+            Socket.discardInput(fd, scratch: proxy.loop.scratch)
         }
-        Glibc.close(client)
-        if upstream >= 0 { Glibc.close(upstream) }
-        let (up, down) = bytes
-        log.debug("closed (\(up) bytes up, \(down) bytes down)\(victim == nil ? "" : ", with RST")")
-        proxy.linkClosed(self)
+        Glibc.close(fd)
     }
 }
 

@@ -30,6 +30,26 @@ final class Pipe {
     private var bulk = false
     private let scratch: UnsafeMutableRawBufferPointer
     private var stopping = false
+    /// Set once the link closed the sockets: nothing may touch them any more.
+    private var disposed = false
+    /// Byte-touching faults; bytes on the buffered path pass through them.
+    private(set) lazy var chain = StageChain { [unowned self] data in
+        if buffer == nil { buffer = evbuffer_new() }
+        evbuffer_add_buffer(buffer, data)
+        flush()
+    }
+    /// What the buffered path reads into while the chain has stages.
+    private var intake: OpaquePointer?
+    /// `tcp.timeout`: read nothing while set.
+    var paused = false {
+        didSet { paused ? disarmRead() : armRead() }
+    }
+    /// `tcp.limit_data`: bytes still allowed through; at 0 the link closes.
+    var remaining: Int?
+    /// `tcp.slow_close`: how long the FIN waits once everything is written.
+    var finishDelay: Duration?
+    private var finishTimer: Timer?
+    private let loop: EventLoop
     /// Whether the sink has been sent its FIN.
     private(set) var sinkFinished = false
     /// Bytes read from the source so far.
@@ -44,6 +64,7 @@ final class Pipe {
         self.path = path
         self.limits = limits
         self.scratch = loop.scratch
+        self.loop = loop
         let base = loop.base
         let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(base, source, Int16(EV_READ | EV_PERSIST), pipeReadable, me)
@@ -54,6 +75,7 @@ final class Pipe {
         event_free(readEvent)
         event_free(writeEvent)
         if let buffer { evbuffer_free(buffer) }
+        if let intake { evbuffer_free(intake) }
     }
 
     /// Starts reading the source.
@@ -61,9 +83,12 @@ final class Pipe {
 
     /// Stops every callback and releases the kernel pipe; the link closes the sockets.
     func dispose() {
+        disposed = true
         disarmRead()
         disarmWrite()
         channel = nil
+        chain.cancelAll()
+        finishTimer = nil
     }
 
     /// Reads nothing more; once what was read is written, sends the sink a FIN.
@@ -75,15 +100,31 @@ final class Pipe {
 
     /// Bytes read from the source and not yet written to the sink.
     var pendingBytes: Int {
-        (channel?.count ?? 0) + (buffer.map { evbuffer_get_length($0) } ?? 0)
+        (channel?.count ?? 0) + bufferedBytes + chain.heldBytes
+    }
+
+    private var bufferedBytes: Int { buffer.map { evbuffer_get_length($0) } ?? 0 }
+
+    /// How much one read may take: `tcp.limit_data` caps it.
+    private func allowance(_ size: Int) -> Int { min(size, remaining ?? size) }
+
+    /// Counts `count` bytes just read; false when `tcp.limit_data` is used up.
+    private func account(_ count: Int) -> Bool {
+        bytes &+= UInt64(count)
+        link.touch()
+        guard let left = remaining else { return true }
+        remaining = left - count
+        return left > count
     }
 
     // MARK: reading
 
     fileprivate func readable() {
-        if path == .splice, pendingBytes == 0, !bulk {
+        if remaining == 0 {
+            limitReached()
+        } else if path == .splice, pendingBytes == 0, !bulk {
             copyThrough()
-        } else if path == .splice, buffer.map({ evbuffer_get_length($0) }) ?? 0 == 0 {
+        } else if path == .splice, bufferedBytes == 0 {
             spliceIn()
         } else if path == .splice {
             disarmRead()  // older buffered bytes go first; flush re-arms the read
@@ -100,7 +141,7 @@ final class Pipe {
             path = .buffered
             return readIntoBuffer()
         }
-        let room = channel.room
+        let room = allowance(channel.room)
         guard room > 0 else {
             disarmRead()
             return armWrite()
@@ -109,8 +150,9 @@ final class Pipe {
         if moved > 0 {
             if moved < scratch.count / 4 { bulk = false }
             channel.count += moved
-            bytes &+= UInt64(moved)
+            let withinLimit = account(moved)
             flush()
+            if !withinLimit { limitReached() }
         } else if moved == 0 {
             endOfSource()
         } else if errno != EAGAIN && errno != EINTR {
@@ -122,13 +164,13 @@ final class Pipe {
     /// syscalls beat two splices for a few hundred bytes; a full scratch buffer means bulk
     /// traffic, which then goes through splice until it turns small again.
     private func copyThrough() {
-        let got = read(source, scratch.baseAddress, scratch.count)
+        let got = Glibc.read(source, scratch.baseAddress, allowance(scratch.count))
         guard got > 0 else {
             if got == 0 { return endOfSource() }
             if errno != EAGAIN && errno != EINTR { link.sourceFailed(self, errno: errno) }
             return
         }
-        bytes &+= UInt64(got)
+        let withinLimit = account(got)
         if got == scratch.count { bulk = true }
         var written = 0
         while written < got {
@@ -141,26 +183,44 @@ final class Pipe {
                 return link.sinkFailed(self, errno: errno)
             }
         }
-        guard written < got else { return }
-        if buffer == nil { buffer = evbuffer_new() }
-        evbuffer_add(buffer, scratch.baseAddress! + written, got - written)
-        blocked()
+        if written < got {
+            if buffer == nil { buffer = evbuffer_new() }
+            evbuffer_add(buffer, scratch.baseAddress! + written, got - written)
+            blocked()
+        }
+        if !withinLimit { limitReached() }
     }
 
     private func readIntoBuffer() {
         if buffer == nil { buffer = evbuffer_new() }
-        guard let buffer else { return link.sourceFailed(self, errno: ENOMEM) }
-        guard evbuffer_get_length(buffer) < limits.highWater else {
+        if intake == nil { intake = evbuffer_new() }
+        guard let buffer, let intake else { return link.sourceFailed(self, errno: ENOMEM) }
+        guard bufferedBytes < limits.highWater, chain.heldBytes < limits.holdLimit else {
             disarmRead()
             return armWrite()
         }
-        // evbuffer_iovec is struct iovec on Unix: reserve, readv straight into it, commit.
+        let target = chain.isEmpty ? buffer : intake
+        let got = Self.readv(source, into: target, atMost: allowance(limits.readSize))
+        if got > 0 {
+            let withinLimit = account(got)
+            chain.isEmpty ? flush() : chain.push(intake)
+            if !withinLimit { limitReached() }
+        } else if got == 0 {
+            endOfSource()
+        } else if -got != Int(EAGAIN) && -got != Int(EINTR) {
+            link.sourceFailed(self, errno: Int32(-got))
+        }
+    }
+
+    /// readv(2) straight into space reserved at the end of `buffer` (evbuffer_iovec is struct
+    /// iovec on Unix); returns the count read, 0 at EOF or -errno.
+    private static func readv(_ fd: Int32, into buffer: OpaquePointer, atMost size: Int) -> Int {
         var space = (iovec(), iovec())
-        let got = withUnsafeMutablePointer(to: &space) {
+        return withUnsafeMutablePointer(to: &space) {
             $0.withMemoryRebound(to: iovec.self, capacity: 2) { vecs -> Int in
-                let count = evbuffer_reserve_space(buffer, limits.readSize, vecs, 2)
+                let count = evbuffer_reserve_space(buffer, size, vecs, 2)
                 guard count > 0 else { return -Int(ENOMEM) }
-                let read = readv(source, vecs, count)
+                let read = Glibc.readv(fd, vecs, count)
                 let error = errno
                 var left = max(read, 0)
                 for index in 0..<Int(count) {
@@ -171,14 +231,13 @@ final class Pipe {
                 return read >= 0 ? read : -Int(error)
             }
         }
-        if got > 0 {
-            bytes &+= UInt64(got)
-            flush()
-        } else if got == 0 {
-            endOfSource()
-        } else if -got != Int(EAGAIN) && -got != Int(EINTR) {
-            link.sourceFailed(self, errno: Int32(-got))
-        }
+    }
+
+    /// `tcp.limit_data` let its last byte through: write what was read, then close the link.
+    private func limitReached() {
+        guard !disposed else { return }
+        link.closeWhenFinished = true
+        endOfSource()
     }
 
     private func endOfSource() {
@@ -193,6 +252,7 @@ final class Pipe {
 
     /// Writes what waits, kernel pipe first; arms the write event if the sink is full.
     private func flush() {
+        guard !disposed else { return }
         if let channel, channel.count > 0 {
             let moved = fl_splice(channel.readEnd, sink, channel.count)
             if moved > 0 { channel.count -= moved }
@@ -208,9 +268,9 @@ final class Pipe {
             if evbuffer_get_length(buffer) > 0 { return blocked() }
         }
         disarmWrite()
-        if sourceEnded || stopping {
+        if (sourceEnded || stopping) && chain.heldBytes == 0 {
             finishSink()
-        } else if !readArmed {
+        } else if !readArmed && chain.heldBytes < limits.holdLimit {
             armRead()
         }
     }
@@ -219,14 +279,18 @@ final class Pipe {
     /// full so a peer that does not read cannot grow our memory.
     private func blocked() {
         armWrite()
-        let bufferFull = (buffer.map { evbuffer_get_length($0) } ?? 0) >= limits.highWater
-        if channel?.room == 0 || bufferFull {
+        if channel?.room == 0 || bufferedBytes >= limits.highWater {
             disarmRead()
         }
     }
 
     private func finishSink() {
-        guard !sinkFinished else { return }
+        guard !sinkFinished, !disposed else { return }
+        if let delay = finishDelay, finishTimer == nil {
+            finishTimer = Timer(loop: loop) { [unowned self] in finishSink() }
+            finishTimer?.schedule(after: delay)
+            return
+        }
         sinkFinished = true
         disarmWrite()
         Socket.shutdownWrite(sink)
@@ -236,7 +300,7 @@ final class Pipe {
     // MARK: events
 
     private func armRead() {
-        guard !readArmed, !sourceEnded, !stopping else { return }
+        guard !readArmed, !sourceEnded, !stopping, !paused else { return }
         readArmed = true
         event_add(readEvent, nil)
     }

@@ -39,10 +39,15 @@ public final class Proxy {
     let log: Logger
     private let requestedListen: SocketAddress
     private var listener: Listener?
-    private var links: [ObjectIdentifier: Link] = [:]
+    private var listening = false
+    private(set) var links: [ObjectIdentifier: Link] = [:]
+    var faultStates: [FaultState] = []
+    /// Seeds every per-connection decision of this proxy's faults.
+    public var seed: UInt64 = 0
     private var retired: [Link] = []
     private lazy var reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() }
     private var nextLinkID: UInt64 = 0
+    private var boundWhileSuspended: SocketAddress?
     private var drainTimer: Timer?
     private var onDrained: (() -> Void)?
     /// Counters about links, for logs and tests.
@@ -63,26 +68,52 @@ public final class Proxy {
 
     /// The path new and live links use. Setting it moves every open link at once.
     public var dataPath: DataPath = .splice {
-        didSet { links.values.forEach { $0.use(dataPath) } }
+        didSet { links.values.forEach { $0.refreshPath() } }
     }
 
     /// The bound listen address (with the real port when 0 was asked for); nil before `start()`.
-    public var listenAddress: SocketAddress? { listener?.address }
+    public var listenAddress: SocketAddress? { listener?.address ?? boundWhileSuspended }
 
     /// Binds the listen address and starts accepting.
     public func start() throws {
+        listening = true
+        try bind(requestedListen)
+        log.info("listening on \(listener?.address.description ?? "?"), forwarding to \(upstream)")
+        if faults.contains(where: { $0.kind.closesListener($0) }) { suspendListening() }
+    }
+
+    private func bind(_ address: SocketAddress) throws {
         listener = try Listener(
-            loop: loop, address: requestedListen, backlog: options.backlog,
+            loop: loop, address: address, backlog: options.backlog,
             onAccept: { [unowned self] fd in accept(fd) },
             onError: { [unowned self] code in
                 log.warning("accept failed: \(Socket.describe(code))")
             })
-        log.info("listening on \(listener?.address.description ?? "?"), forwarding to \(upstream)")
+    }
+
+    /// Closes the listening socket so connects are refused (`tcp.down mode=refuse`); the
+    /// bound address is kept for `resumeListening()`.
+    func suspendListening() {
+        guard let bound = listener?.address else { return }
+        boundWhileSuspended = bound
+        listener?.close()
+        listener = nil
+    }
+
+    /// Listens again on the address `suspendListening()` closed.
+    func resumeListening() {
+        guard listening, listener == nil, let address = boundWhileSuspended else { return }
+        do {
+            try bind(address)
+        } catch {
+            log.error("cannot listen again after tcp.down: \(error)")
+        }
     }
 
     /// Stops accepting, lets every link write what it already read, then closes them.
     /// Calls `done` once no link is left or `grace` has passed (the rest are then cut).
     public func shutdown(grace: Duration = .seconds(2), done: @escaping () -> Void) {
+        listening = false
         listener?.close()
         listener = nil
         onDrained = done
@@ -110,6 +141,7 @@ public final class Proxy {
         links[ObjectIdentifier(link)] = link
         stats.open = links.count
         link.log.debug("accepted")
+        selectFaults(for: link)
         link.start()
     }
 

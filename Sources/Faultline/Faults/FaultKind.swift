@@ -1,0 +1,89 @@
+/// A kind of fault (`tcp.latency`, …): its parameters, its documentation and how it acts.
+///
+/// Each kind lives in one file under Faults/ and is listed once in `FaultRegistry`; the CLI's
+/// `faults` listing, `--fault` parsing and the Toxiproxy mapping are all read from here.
+public struct FaultKind: Sendable {
+    /// `LAYER.KIND`.
+    public let name: String
+    /// One line: what a client meets.
+    public let summary: String
+    /// The kind's own parameters (the common ones are in `Fault.commonParameters`).
+    public let parameters: [FaultParameter]
+    /// A `--fault` value that shows typical use.
+    public let example: String
+    /// `direction` when none is given.
+    public let defaultDirection: FaultDirection
+    /// Whether `direction` changes what the fault does (it acts on one way's bytes).
+    public let directional: Bool
+    /// Whether the fault must see or hold the bytes (the link then leaves the splice path).
+    public let touchesBytes: Bool
+    /// The Toxiproxy toxic this kind answers to, when there is one.
+    public let toxiproxy: ToxiproxyName?
+    /// Checks that need more than one parameter (e.g. cutoff needs `after` or `idle`).
+    let check: @Sendable (Fault) throws -> Void
+    /// What the fault does to one link it applies to.
+    let effect: @Sendable (Fault, Link) -> any LinkEffect
+    /// Whether the fault closes the listening port itself (`tcp.down` with `mode=refuse`).
+    let closesListener: @Sendable (Fault) -> Bool
+
+    init(name: String, summary: String, parameters: [FaultParameter], example: String,
+         directional: Bool = false, defaultDirection: FaultDirection = .downstream, touchesBytes: Bool = false,
+         toxiproxy: ToxiproxyName? = nil,
+         check: @escaping @Sendable (Fault) throws -> Void = { _ in },
+         closesListener: @escaping @Sendable (Fault) -> Bool = { _ in false },
+         effect: @escaping @Sendable (Fault, Link) -> any LinkEffect) {
+        self.name = name
+        self.summary = summary
+        self.parameters = parameters
+        self.example = example
+        self.defaultDirection = defaultDirection
+        self.directional = directional
+        self.touchesBytes = touchesBytes
+        self.toxiproxy = toxiproxy
+        self.check = check
+        self.closesListener = closesListener
+        self.effect = effect
+    }
+
+    func unknownParameterMessage(_ key: String) -> String {
+        let known = (parameters + Fault.commonParameters).map(\.name)
+        let hint = known.first { $0.hasPrefix(key.prefix(2)) }.map { " (did you mean '\($0)'?)" } ?? ""
+        return "\(name) has no such parameter\(hint); it takes \(known.joined(separator: ", "))"
+    }
+}
+
+/// How a kind appears in Toxiproxy's API: its toxic `type` and, for each Toxiproxy attribute,
+/// the faultline parameter it sets.
+public struct ToxiproxyName: Sendable {
+    /// Toxiproxy's `type`, e.g. `latency`.
+    public let type: String
+    /// Toxiproxy attribute → faultline parameter, e.g. `latency` → `ms`.
+    public let attributes: [String: String]
+}
+
+/// What one fault does to one link while it applies to it.
+protocol LinkEffect: AnyObject {
+    /// Before the upstream connect: go on, wait, or fail the connection.
+    func beforeConnect() -> ConnectDecision
+    /// The link is connected (or was already when the fault arrived): start acting.
+    func attach()
+    /// The fault is removed: undo what `attach` did; held bytes move on in order.
+    func detach()
+}
+
+extension LinkEffect {
+    func beforeConnect() -> ConnectDecision { .proceed }
+    func attach() {}
+    func detach() {}
+}
+
+/// What a fault decides about a connection that is about to reach its upstream.
+enum ConnectDecision: Equatable {
+    case proceed
+    /// Hold the upstream connect this long.
+    case delay(Duration)
+    /// Behave as if the upstream's port were closed.
+    case refuse
+    /// Drop the client right away: with an RST (`true`) or a FIN.
+    case reject(reset: Bool)
+}

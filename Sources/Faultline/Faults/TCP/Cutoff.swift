@@ -1,0 +1,63 @@
+/// `tcp.cutoff`: what container networks do to long or idle connections — the link ends
+/// `after` its start (accept), or after `idle` without a byte either way, with a FIN or an RST.
+enum Cutoff {
+    static let kind = FaultKind(
+        name: "tcp.cutoff",
+        summary: "close after a lifetime (after) or a silence (idle), with fin or rst",
+        parameters: [
+            FaultParameter("after", .duration(bareUnit: .milliseconds), default: .duration(.zero),
+                           "lifetime from accept; 0 = no lifetime limit"),
+            FaultParameter("idle", .duration(bareUnit: .milliseconds), default: .duration(.zero),
+                           "silence in both directions; 0 = no idle limit"),
+            FaultParameter("how", .choice(["fin", "rst"]), default: .word("fin"), "how the connection ends"),
+        ],
+        example: "tcp.cutoff:after=2s,how=rst",
+        defaultDirection: .both,
+        check: { fault in
+            guard fault.duration("after") > .zero || fault.duration("idle") > .zero else {
+                throw ParameterError(parameter: "after", message: "tcp.cutoff needs after or idle (or both) above 0")
+            }
+        }
+    ) { fault, link in
+        CutoffEffect(fault: fault, link: link)
+    }
+}
+
+/// A lifetime timer from the link's accept, and an idle timer that re-arms itself from the
+/// link's last activity, so no timer is touched per chunk.
+final class CutoffEffect: LinkEffect {
+    private unowned let link: Link
+    private let fault: Fault
+    private let lifetime: TimerEffect?
+    private var idleTimer: Timer?
+
+    init(fault: Fault, link: Link) {
+        self.fault = fault
+        self.link = link
+        let after = fault.duration("after")
+        lifetime = after > .zero
+            ? TimerEffect(fault: fault, link: link, reset: fault.word("how") == "rst") { link in
+                after - (ContinuousClock.now - link.openedAt)
+            }
+            : nil
+    }
+
+    func attach() {
+        lifetime?.attach()
+        let idle = fault.duration("idle")
+        guard idle > .zero else { return }
+        idleTimer = Timer(loop: link.loop) { [unowned self] in checkIdle(idle) }
+        idleTimer?.schedule(after: idle)
+    }
+
+    private func checkIdle(_ idle: Duration) {
+        let silent = ContinuousClock.now - link.lastActivity
+        guard silent >= idle else { return idleTimer?.schedule(after: idle - silent) ?? () }
+        link.cut(reset: fault.word("how") == "rst", reason: "tcp.cutoff idle \(DurationText.format(idle))")
+    }
+
+    func detach() {
+        lifetime?.detach()
+        idleTimer = nil
+    }
+}

@@ -1,0 +1,23 @@
+/// An effect that ends the link when a timer fires; removing the fault cancels the timer.
+final class TimerEffect: LinkEffect {
+    private unowned let link: Link
+    private let fault: Fault
+    private let due: (Link) -> Duration
+    private let reset: Bool
+    private var timer: Timer?
+
+    /// `due` is asked at attach time for how long from now the link should end.
+    init(fault: Fault, link: Link, reset: Bool, due: @escaping (Link) -> Duration) {
+        self.fault = fault
+        self.link = link
+        self.reset = reset
+        self.due = due
+    }
+
+    func attach() {
+        timer = Timer(loop: link.loop) { [unowned self] in link.cut(reset: reset, reason: fault.kind.name) }
+        timer?.schedule(after: max(.zero, due(link)))
+    }
+
+    func detach() { timer = nil }
+}

@@ -1,0 +1,57 @@
+/// The faults of one proxy. Adding or removing one takes effect on live links at once; the
+/// scenario timeline and the control API both come through here.
+extension Proxy {
+    /// The faults active now, in the order they were added.
+    public var faults: [Fault] { faultStates.map(\.fault) }
+
+    /// Activates `fault` on new links and, where it applies, on every open link.
+    public func add(_ fault: Fault) throws {
+        guard !faultStates.contains(where: { $0.fault.name == fault.name }) else {
+            throw FaultSpecError(text: fault.name, reason: "a fault with this name is already active on proxy \(name)")
+        }
+        let state = FaultState(fault: fault)
+        faultStates.append(state)
+        log.info("fault \(fault.name) (\(fault.kind.name)) on")
+        if fault.kind.closesListener(fault) { suspendListening() }
+        for link in links.values.sorted(by: { $0.id < $1.id }) {
+            select(state, for: link)
+        }
+    }
+
+    /// Deactivates the fault called `name`; returns false when there is none.
+    @discardableResult
+    public func removeFault(named name: String) -> Bool {
+        guard let index = faultStates.firstIndex(where: { $0.fault.name == name }) else { return false }
+        let fault = faultStates.remove(at: index).fault
+        log.info("fault \(fault.name) (\(fault.kind.name)) off")
+        links.values.forEach { $0.removeEffect(for: name) }
+        if fault.kind.closesListener(fault), !faults.contains(where: { $0.kind.closesListener($0) }) {
+            resumeListening()
+        }
+        return true
+    }
+
+    /// Removes every fault.
+    public func removeAllFaults() {
+        faults.forEach { removeFault(named: $0.name) }
+    }
+
+    /// Decides whether each active fault applies to a newly accepted link.
+    func selectFaults(for link: Link) {
+        faultStates.forEach { select($0, for: link) }
+    }
+
+    private func select(_ state: FaultState, for link: Link) {
+        state.seen += 1
+        guard FaultSelection.applies(state.fault, ordinal: state.seen, linkID: link.id, seed: seed) else { return }
+        link.add(state.fault.kind.effect(state.fault, link), for: state.fault.name)
+    }
+}
+
+/// An active fault and how many connections it has seen (for `first` and `every`).
+final class FaultState {
+    let fault: Fault
+    var seen = 0
+
+    init(fault: Fault) { self.fault = fault }
+}
