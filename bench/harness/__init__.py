@@ -1,0 +1,1 @@
+"""faultline benchmark harness: upstreams, peers, measurements and the report (see bench/README.md)."""

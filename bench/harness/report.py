@@ -1,0 +1,131 @@
+"""The one table (metrics x peers, each cell with its ratio to direct and to HAProxy), the
+issue's targets, and the JSON written beside it."""
+import statistics
+from dataclasses import asdict
+
+from .suites import Cell, Metric, Runner, Settings
+
+DIRECT, HAPROXY = "direct", "haproxy"
+
+
+def render(runner: Runner, metrics: list[Metric], header: list[str], settings: Settings) -> str:
+    lines = [*header, "", *_table(runner, metrics), ""]
+    lines += _targets(runner)
+    lines += ["", *_legend(settings)]
+    if runner.notes:
+        lines += ["", "Notes:", *(f"  - {note}" for note in runner.notes)]
+    return "\n".join(lines)
+
+
+def to_json(runner: Runner, metrics: list[Metric], info: dict, settings: Settings,
+            table: str) -> dict:
+    return {
+        **info,
+        "settings": asdict(settings),
+        "metrics": [{
+            **asdict(metric),
+            "values": {peer: cell.value for peer, cell in runner.results[metric.key].items()},
+            "samples": {peer: cell.samples for peer, cell in runner.results[metric.key].items()},
+            "raw": {peer: cell.raw for peer, cell in runner.results[metric.key].items()},
+            "errors": {peer: cell.errors for peer, cell in runner.results[metric.key].items()
+                       if cell.errors},
+        } for metric in metrics],
+        "notes": runner.notes,
+        "table": table,
+    }
+
+
+# --- the table -------------------------------------------------------------------------------
+
+def _table(runner: Runner, metrics: list[Metric]) -> list[str]:
+    peers = list(next(iter(runner.results.values())))
+    footnotes: dict[str, int] = {}  # text -> number, so one crash gets one footnote
+    rows = [["metric", *peers]]
+    for metric in metrics:
+        cells = runner.results[metric.key]
+        rows.append([metric.label, *(_cell(metric, cells, peer, footnotes) for peer in peers)])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip()
+             for row in rows]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    return lines + [f"  [{n}] {text}" for text, n in footnotes.items()]
+
+
+def _footnote(footnotes: dict[str, int], text: str) -> int:
+    return footnotes.setdefault(text, len(footnotes) + 1)
+
+
+def _cell(metric: Metric, cells: dict[str, Cell], peer: str, footnotes: dict[str, int]) -> str:
+    cell = cells[peer]
+    if cell.value is None:
+        if not cell.errors:
+            return "n/a"
+        return f"failed [{_footnote(footnotes, f'{peer}: {cell.errors[0]}')}]"
+    text = f"{cell.value:.{metric.digits}f}"
+    if cell.errors:  # some repeats failed: the figure stands on fewer samples
+        runs = len(cell.errors) + len(cell.samples)
+        text += f" [{_footnote(footnotes, f'{peer}: {len(cell.errors)} of {runs} runs failed: {cell.errors[0]}')}]"
+    if peer == DIRECT:  # the reference itself: its ratios say nothing about a proxy
+        return text
+    ratios = [f"{r:.2f}×{tag}" for ref, tag in ((DIRECT, "d"), (HAPROXY, "h"))
+              if ref != peer and (r := _ratio(cells, peer, ref)) is not None]
+    return f"{text} ({', '.join(ratios)})" if ratios else text
+
+
+def _ratio(cells: dict[str, Cell], peer: str, reference: str) -> float | None:
+    ref = cells.get(reference)
+    if ref is None or not ref.value or cells[peer].value is None:
+        return None
+    return cells[peer].value / ref.value
+
+
+# --- the issue's targets ---------------------------------------------------------------------
+
+def _targets(runner: Runner) -> list[str]:
+    """Each faultline column against the issue's bar; HAProxy is the reference."""
+    faultlines = [peer for peer in next(iter(runner.results.values())) if peer.startswith("faultline")]
+    checks = [
+        ("iperf3 1 stream >= 1.00x HAProxy", lambda p: _vs_haproxy(runner, ["iperf_1"], p), 1.00, True),
+        ("redis -c 50 (mean of SET, GET) >= 0.95x HAProxy",
+         lambda p: _vs_haproxy(runner, ["redis_set", "redis_get"], p), 0.95, True),
+        ("redis -c 1 p50 <= 1.00x HAProxy", lambda p: _vs_haproxy(runner, ["redis_p50"], p), 1.00, False),
+        ("memory per idle link <= 8 KB", lambda p: runner.results["idle_kb"][p].value, 8.0, False),
+    ]
+    width = max(len(name) for name, *_ in checks)
+    lines = ["Targets".ljust(width) + "  " + "  ".join(f"{p:<20}" for p in faultlines)]
+    for name, figure, bar, at_least in checks:
+        verdicts = []
+        for peer in faultlines:
+            value = figure(peer)
+            if value is None:
+                verdicts.append("no figure".ljust(20))
+                continue
+            ok = value >= bar if at_least else value <= bar
+            verdicts.append(f"{'PASS' if ok else 'FAIL'} ({value:.2f})".ljust(20))
+        lines.append(name.ljust(width) + "  " + "  ".join(verdicts))
+    return [line.rstrip() for line in lines]
+
+
+def _vs_haproxy(runner: Runner, keys: list[str], peer: str) -> float | None:
+    mine = [runner.results[k][peer].value for k in keys]
+    theirs = [runner.results[k][HAPROXY].value for k in keys]
+    if None in mine or None in theirs or not all(theirs):
+        return None
+    return statistics.mean(mine) / statistics.mean(theirs)
+
+
+def _legend(s: Settings) -> list[str]:
+    repeats = f"median of {s.iperf_repeats} runs" if s.iperf_repeats > 1 else "1 run"
+    return [
+        "Cells: figure (ratio to direct ×d, ratio to HAProxy ×h). For lower=better rows "
+        "a ratio above 1 is worse.",
+        f"iperf3: -t {s.iperf_seconds}, sum_received, {repeats} each, peers interleaved. "
+        f"redis-benchmark: -c 50 -n {s.redis_requests} -t set,get; -c 1 -n {s.latency_requests} "
+        "-t get, from --csv",
+        "(its p50 comes from a histogram with ~8 µs buckets, so 0.055 vs 0.063 is one bucket; "
+        "the mean is not bucketed).",
+        f"new conns/s: wrk -t1 -c50 -d{s.connection_seconds}s -H 'Connection: close' against a "
+        "static haproxy HTTP server; every request is a new TCP connection through the proxy.",
+        f"memory per idle link: {s.idle_links} idle links via redis-server, (after - before) / "
+        "links; VmRSS of the proxy, for socat the summed Pss of its forks.",
+    ]

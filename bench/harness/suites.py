@@ -1,0 +1,215 @@
+"""What is measured, in which order, and how trials become one figure per (metric, peer).
+
+A suite is one or more metrics that share an upstream. Each trial starts a fresh upstream and
+a fresh proxy, measures, and stops both, so a crash or a leak in one trial cannot bleed into
+the next, and peers run strictly one after another (the machine has few cores). Repeats go
+round-robin over the peers, so a burst of background load hits every peer a little rather
+than one peer's every run.
+"""
+import os
+import statistics
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from .measures import connection_rate, idle_link_kb, iperf_gbps, redis_benchmark
+from .procs import BenchError, Service, Supervisor
+from .servers import UPSTREAMS, Direct, Endpoint, Peer
+
+
+@dataclass(frozen=True)
+class Settings:
+    quick: bool
+    iperf_seconds: int
+    iperf_repeats: int
+    redis_requests: int
+    latency_requests: int
+    connection_seconds: int
+    idle_links: int
+    budget_seconds: int  # no new trial starts after this; keeps a full run under 8 minutes
+
+    @classmethod
+    def from_env(cls) -> "Settings":
+        if os.environ.get("BENCH_QUICK") == "1":
+            return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 120)
+        return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400)
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    label: str
+    unit: str
+    digits: int
+    higher_is_better: bool = True
+
+
+@dataclass
+class Trial:
+    sup: Supervisor
+    settings: Settings
+    peer: Peer
+    endpoint: Endpoint
+    upstream_port: int
+
+
+Measure = Callable[[Trial], Iterator[tuple[str, float, dict]]]
+
+
+@dataclass(frozen=True)
+class Suite:
+    name: str
+    upstream: str  # key of servers.UPSTREAMS
+    metrics: list[Metric]
+    measure: Measure
+    repeats: int = 1
+    needs_proxy: bool = False  # True where "direct" has nothing to measure
+
+
+@dataclass
+class Cell:
+    """Every sample and error one peer got for one metric."""
+
+    samples: list[float] = field(default_factory=list)
+    raw: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def value(self) -> float | None:
+        return statistics.median(self.samples) if self.samples else None
+
+
+# --- the measurements ------------------------------------------------------------------------
+
+def _throughput(t: Trial):
+    for streams, key in ((1, "iperf_1"), (4, "iperf_4")):
+        yield key, *iperf_gbps(t.sup, t.endpoint.port, t.settings.iperf_seconds, streams)
+
+
+def _redis(t: Trial):
+    rows = redis_benchmark(t.sup, t.endpoint.port, 50, t.settings.redis_requests, "set,get")
+    yield "redis_set", rows["SET"]["rps"], rows["SET"]
+    yield "redis_get", rows["GET"]["rps"], rows["GET"]
+    get = redis_benchmark(t.sup, t.endpoint.port, 1, t.settings.latency_requests, "get")["GET"]
+    if "p50_latency_ms" not in get:
+        raise BenchError("this redis-benchmark prints no p50 in --csv (needs redis-tools >= 7)")
+    yield "redis_p50", get["p50_latency_ms"], get
+    yield "redis_mean", get["avg_latency_ms"], get
+
+
+def _connections(t: Trial):
+    yield "conn_rate", *connection_rate(t.sup, t.endpoint.port, t.settings.connection_seconds)
+
+
+def _idle(t: Trial):
+    yield "idle_kb", *idle_link_kb(t.peer, t.endpoint, t.upstream_port, t.settings.idle_links)
+
+
+def make_suites(s: Settings) -> list[Suite]:
+    return [
+        Suite("throughput", "iperf3", [
+            Metric("iperf_1", "iperf3 1 stream, Gbit/s", "Gbit/s", 2),
+            Metric("iperf_4", "iperf3 -P 4, Gbit/s", "Gbit/s", 2),
+        ], _throughput, repeats=s.iperf_repeats),
+        Suite("redis", "redis", [
+            Metric("redis_set", "redis -c 50 SET, req/s", "req/s", 0),
+            Metric("redis_get", "redis -c 50 GET, req/s", "req/s", 0),
+            Metric("redis_p50", "redis -c 1 GET p50, ms (lower=better)", "ms", 3,
+                   higher_is_better=False),
+            Metric("redis_mean", "redis -c 1 GET mean, ms (lower=better)", "ms", 3,
+                   higher_is_better=False),
+        ], _redis),
+        Suite("connections", "http", [
+            Metric("conn_rate", "new conns/s (wrk, Connection: close)", "conn/s", 0),
+        ], _connections),
+        Suite("idle", "redis", [
+            Metric("idle_kb", "memory per idle link, KB (lower=better)", "KB", 2,
+                   higher_is_better=False),
+        ], _idle, needs_proxy=True),
+    ]
+
+
+# --- running ---------------------------------------------------------------------------------
+
+@dataclass
+class Runner:
+    sup: Supervisor
+    settings: Settings
+    peers: list[Peer]
+    results: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # misbehaviour seen outside a figure
+
+    def __post_init__(self):
+        self.deadline = time.monotonic() + self.settings.budget_seconds
+
+    def run(self, suites: list[Suite]) -> None:
+        for suite in suites:
+            for metric in suite.metrics:
+                self.results[metric.key] = {peer.name: Cell() for peer in self.peers}
+            for repeat in range(1, suite.repeats + 1):
+                for peer in self.peers:
+                    if suite.needs_proxy and isinstance(peer, Direct):
+                        continue
+                    self._trial(suite, peer, f"{suite.name}{repeat}")
+
+    def _trial(self, suite: Suite, peer: Peer, tag: str) -> None:
+        if time.monotonic() > self.deadline:
+            self._fail(suite, peer, set(), "skipped: time budget spent")
+            return
+        print(f"  {tag:<13} {peer.name:<19}", end="", flush=True)
+        done: set[str] = set()
+        upstream = endpoint = failure = None
+        try:
+            upstream = UPSTREAMS[suite.upstream](self.sup, tag)
+            endpoint = peer.start(self.sup, upstream.port, tag)
+            for key, value, raw in suite.measure(Trial(self.sup, self.settings, peer, endpoint,
+                                                       upstream.port)):
+                self._record(key, peer, value, raw)
+                done.add(key)
+                print(f" {key}={value:.4g}", end="", flush=True)
+            print()
+        except BenchError as error:
+            failure = _blame(endpoint, error)
+            self._fail(suite, peer, done, failure)
+            print(f" FAILED: {failure}")
+        finally:
+            if endpoint and endpoint.service:
+                self._stop_proxy(endpoint.service, tag, reported=failure is not None)
+            if upstream:
+                self.sup.stop(upstream)
+
+    def _stop_proxy(self, service: Service, tag: str, reported: bool) -> None:
+        died = service.exit_note()
+        self.sup.stop(service)
+        code = service.proc.returncode
+        # A clean stop is exit 0 or death by our SIGTERM (socat exits 128+15). A proxy gone
+        # before we stopped it, or stopping badly, is worth a line unless a cell says it.
+        if died and not reported:
+            self.notes.append(f"{tag}: {died} (after its figures were taken)")
+        elif not died and code not in (0, -15, 143):
+            self.notes.append(f"{tag}: {service.name} exited with code {code} when stopped "
+                              f"(log {service.log_path})")
+
+    def _record(self, key: str, peer: Peer, value: float, raw: dict) -> None:
+        cell = self.results[key][peer.name]
+        cell.samples.append(value)
+        cell.raw.append(raw)
+
+    def _fail(self, suite: Suite, peer: Peer, done: set[str], message: str) -> None:
+        for metric in suite.metrics:
+            if metric.key not in done:
+                self.results[metric.key][peer.name].errors.append(message)
+
+
+def _blame(endpoint: Endpoint | None, error: BenchError) -> str:
+    """A client failing because the proxy died is the proxy's failure. A crashing Swift binary
+    first prints its backtrace, so give it a moment to finish dying before asking."""
+    service = endpoint.service if endpoint else None
+    if service is None:
+        return str(error)
+    try:
+        service.proc.wait(3)
+    except subprocess.TimeoutExpired:
+        return str(error)
+    return service.exit_note() or str(error)
