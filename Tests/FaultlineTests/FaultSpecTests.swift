@@ -23,9 +23,9 @@ final class FaultSpecTests: XCTestCase {
     }
 
     func testUnknownKindIsRejectedByTheRegistry() throws {
-        let spec = try FaultSpec(parsing: "tcp.nonsense:x=1")
-        XCTAssertThrowsError(try FaultRegistry.validate(spec)) { error in
-            XCTAssertTrue("\(error)".contains("unknown fault kind"), "\(error)")
+        let spec = try FaultSpec(parsing: "tcp.lattency:ms=1")
+        XCTAssertThrowsError(try Fault(parsing: spec)) { error in
+            XCTAssertTrue("\(error)".hasPrefix("invalid fault 'tcp.lattency': unknown fault kind; known kinds: tcp.latency, "), "\(error)")
         }
     }
 }
