@@ -143,8 +143,11 @@ final class Link {
         SplitMix64(seed: FaultSelection.mix(proxy.seed, fault, id))
     }
 
-    /// A byte arrived: `tcp.cutoff idle` measures silence from here.
-    func touch() { lastActivity = .now }
+    /// Bytes arrived: `tcp.cutoff idle` measures silence from here, and the proxy counts them.
+    func moved(_ count: Int, buffered: Bool) {
+        lastActivity = .now
+        proxy.noteBytes(count, buffered: buffered)
+    }
 
     /// Buffered while any byte stage is installed (or the proxy forces it), else splice;
     /// bytes in flight keep their order either way.

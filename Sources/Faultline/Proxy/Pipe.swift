@@ -111,7 +111,7 @@ final class Pipe {
     /// Counts `count` bytes just read; false when `tcp.limit_data` is used up.
     private func account(_ count: Int) -> Bool {
         bytes &+= UInt64(count)
-        link.touch()
+        link.moved(count, buffered: path == .buffered)
         guard let left = remaining else { return true }
         remaining = left - count
         return left > count

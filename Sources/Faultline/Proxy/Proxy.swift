@@ -23,6 +23,10 @@ public struct ProxyStats: Sendable {
     public var open: Int = 0
     /// Upstream connects that were refused, unreachable or timed out.
     public var upstreamFailures: UInt64 = 0
+    /// Bytes read on the splice path (spliced, or copied through without a fault seeing them).
+    public var bytesDirect: UInt64 = 0
+    /// Bytes read on the buffered path, where byte-touching faults see them.
+    public var bytesBuffered: UInt64 = 0
 }
 
 /// A listening address forwarding every connection to one upstream.
@@ -146,6 +150,14 @@ public final class Proxy {
     }
 
     func noteUpstreamFailure() { stats.upstreamFailures += 1 }
+
+    func noteBytes(_ count: Int, buffered: Bool) {
+        if buffered {
+            stats.bytesBuffered &+= UInt64(count)
+        } else {
+            stats.bytesDirect &+= UInt64(count)
+        }
+    }
 
     /// A link closed its sockets. It is freed on the next loop turn, so the callback that
     /// closed it never returns into a freed object.
