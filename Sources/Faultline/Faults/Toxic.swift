@@ -66,7 +66,7 @@ extension Fault {
         if let stream = toxic.stream ?? (kind.toxiproxy != nil ? "downstream" : nil) {
             parameters.append(("direction", stream))
         }
-        if let toxicity = toxic.toxicity { parameters.append(("probability", String(toxicity))) }
+        if let toxicity = toxic.toxicity { parameters.append(("probability", Toxic.AttributeValue.number(toxicity).description)) }
         for (key, value) in (toxic.attributes ?? [:]).sorted(by: { $0.key < $1.key }) {
             parameters.append((kind.toxiproxy?.attributes[key] ?? key, value.description))
         }
