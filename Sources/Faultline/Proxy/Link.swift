@@ -117,10 +117,13 @@ final class Link {
 
     /// Stops applying the fault called `fault`, if it applied.
     func removeEffect(for fault: String) {
-        guard let effect = effects.removeValue(forKey: fault) else { return }
-        if isConnected && !closed {
+        guard let effect = effects.removeValue(forKey: fault), !closed else { return }
+        if isConnected {
             effect.detach()
             refreshPath()
+        } else if connectTimer?.isPending == true && !effects.values.contains(where: { $0.beforeConnect() != .proceed }) {
+            connectTimer = nil  // the connect was held by the removed fault only
+            connectUpstream()
         }
     }
 
