@@ -42,18 +42,27 @@ final class Link {
     /// not read until that succeeds, so its bytes wait in the kernel meanwhile.
     func start() {
         Socket.setNoDelay(client)
-        let decisions = effects.values.map { $0.beforeConnect() }
-        for case .reject(let reset) in decisions {
-            log.debug("dropped at accept by tcp.down (\(reset ? "RST" : "FIN"))")
+        let decisions = effects.map { (fault: $0.key, decision: $0.value.beforeConnect()) }
+        for case let (fault, .reject(reset)) in decisions {
+            log.debug("dropped at accept by \(fault) (\(reset ? "RST" : "FIN"))")
+            fired(fault, reset ? "reset" : "closed")
             return close(resetClient: reset, resetUpstream: false)
         }
-        if decisions.contains(.refuse) {
-            return upstreamFailed(ECONNREFUSED, cause: " (tcp.refuse_upstream)")
+        if let refusing = decisions.first(where: { $0.decision == .refuse }) {
+            fired(refusing.fault, "refused")
+            return upstreamFailed(ECONNREFUSED, cause: " (\(refusing.fault))")
         }
-        let delays = decisions.compactMap { if case .delay(let wait) = $0 { wait } else { nil } }
-        guard let delay = delays.max() else { return connectUpstream() }
+        let delays = decisions.compactMap { if case .delay(let wait) = $0.decision { ($0.fault, wait) } else { nil } }
+        guard let (fault, delay) = delays.max(by: { $0.1 < $1.1 }) else { return connectUpstream() }
+        fired(fault, "delayed")
         connectTimer = Timer(loop: proxy.loop) { [unowned self] in connectUpstream() }
         connectTimer?.schedule(after: delay)
+    }
+
+    /// Reports that the fault called `fault` acted on this link.
+    private func fired(_ fault: String, _ action: String) {
+        let kind = proxy.faults.first { $0.name == fault }?.kind.name ?? ""
+        proxy.bus.emit(.faultFired(name: fault, kind: kind, action: action), proxy: proxy.name, link: id)
     }
 
     private func connectUpstream() {
@@ -78,6 +87,7 @@ final class Link {
         if timedOut {
             log.warning("upstream \(proxy.upstream) did not answer the connect within \(DurationText.format(proxy.options.connectTimeout)); closing the client")
             proxy.noteUpstreamFailure()
+            proxy.bus.emit(.upstreamFailed(reason: "connect timed out"), proxy: proxy.name, link: id)
             return close(resetClient: false, resetUpstream: false)
         }
         let error = Socket.pendingError(upstream)
@@ -86,6 +96,7 @@ final class Link {
 
     private func upstreamFailed(_ error: Int32, cause: String = "") {
         log.warning("upstream \(proxy.upstream) unreachable: \(Socket.describe(error))\(cause); closing the client")
+        proxy.bus.emit(.upstreamFailed(reason: Socket.describe(error) + cause), proxy: proxy.name, link: id)
         proxy.noteUpstreamFailure()
         close(resetClient: false, resetUpstream: false)
     }
@@ -98,6 +109,7 @@ final class Link {
         toUpstream = Pipe(.upstream, link: self, from: client, to: upstream, loop: loop, path: path, limits: limits)
         toClient = Pipe(.downstream, link: self, from: upstream, to: client, loop: loop, path: path, limits: limits)
         log.debug("connected to upstream \(proxy.upstream)")
+        proxy.bus.emit(.upstreamConnected, proxy: proxy.name, link: id)
         effects.values.forEach { $0.attach() }
         refreshPath()
         toUpstream?.start()
@@ -161,10 +173,11 @@ final class Link {
         toClient?.path = path
     }
 
-    /// Ends the link now for a fault: FIN both ways, or RST both ways.
-    func cut(reset: Bool, reason: String) {
+    /// Ends the link now for the fault called `fault`: FIN both ways, or RST both ways.
+    func cut(reset: Bool, by fault: String) {
         guard !closed else { return }
-        log.debug("\(reason): closing with \(reset ? "RST" : "FIN")")
+        log.debug("\(fault): closing with \(reset ? "RST" : "FIN")")
+        fired(fault, reset ? "reset" : "cut")
         close(resetClient: reset, resetUpstream: reset)
     }
 
@@ -217,6 +230,8 @@ final class Link {
         let (up, down) = bytes
         let how = resetClient || resetUpstream ? ", with RST" : ""
         log.debug("closed (\(up) bytes up, \(down) bytes down)\(how)")
+        proxy.bus.emit(.connectionClosed(bytesUp: up, bytesDown: down, reset: resetClient || resetUpstream),
+                       proxy: proxy.name, link: id)
         proxy.linkClosed(self)
     }
 

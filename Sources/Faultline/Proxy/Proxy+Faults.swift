@@ -12,6 +12,7 @@ extension Proxy {
         let state = FaultState(fault: fault)
         faultStates.append(state)
         log.info("fault \(fault.name) (\(fault.kind.name)) on")
+        bus.emit(.faultOn(name: fault.name, kind: fault.kind.name), proxy: self.name)
         if fault.kind.closesListener(fault) { suspendListening() }
         for link in links.values.sorted(by: { $0.id < $1.id }) {
             select(state, for: link)
@@ -24,6 +25,7 @@ extension Proxy {
         guard let index = faultStates.firstIndex(where: { $0.fault.name == name }) else { return false }
         let fault = faultStates.remove(at: index).fault
         log.info("fault \(fault.name) (\(fault.kind.name)) off")
+        bus.emit(.faultOff(name: fault.name, kind: fault.kind.name), proxy: self.name)
         links.values.forEach { $0.removeEffect(for: name) }
         if fault.kind.closesListener(fault), !faults.contains(where: { $0.kind.closesListener($0) }) {
             resumeListening()
@@ -44,6 +46,7 @@ extension Proxy {
     private func select(_ state: FaultState, for link: Link) {
         state.seen += 1
         guard FaultSelection.applies(state.fault, ordinal: state.seen, linkID: link.id, seed: seed) else { return }
+        bus.emit(.faultApplied(name: state.fault.name, kind: state.fault.kind.name), proxy: name, link: link.id)
         link.add(state.fault.kind.effect(state.fault, link), for: state.fault.name)
     }
 }

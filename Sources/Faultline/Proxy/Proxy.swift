@@ -48,6 +48,8 @@ public final class Proxy {
     var faultStates: [FaultState] = []
     /// Seeds every per-connection decision of this proxy's faults.
     public var seed: UInt64 = 0
+    /// Where the proxy reports connections and faults; shared by every proxy of a run.
+    public var bus = EventBus()
     private var retired: [Link] = []
     private lazy var reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() }
     private var nextLinkID: UInt64 = 0
@@ -83,6 +85,7 @@ public final class Proxy {
         listening = true
         try bind(requestedListen)
         log.info("listening on \(listener?.address.description ?? "?"), forwarding to \(upstream)")
+        bus.emit(.listening(address: listener?.address.description ?? requestedListen.description), proxy: name)
         if faults.contains(where: { $0.kind.closesListener($0) }) { suspendListening() }
     }
 
@@ -145,6 +148,7 @@ public final class Proxy {
         links[ObjectIdentifier(link)] = link
         stats.open = links.count
         link.log.debug("accepted")
+        bus.emit(.connectionOpened, proxy: name, link: link.id)
         selectFaults(for: link)
         link.start()
     }

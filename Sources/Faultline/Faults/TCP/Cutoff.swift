@@ -53,7 +53,7 @@ final class CutoffEffect: LinkEffect {
     private func checkIdle(_ idle: Duration) {
         let silent = ContinuousClock.now - link.lastActivity
         guard silent >= idle else { return idleTimer?.schedule(after: idle - silent) ?? () }
-        link.cut(reset: fault.word("how") == "rst", reason: "tcp.cutoff idle \(DurationText.format(idle))")
+        link.cut(reset: fault.word("how") == "rst", by: fault.name)
     }
 
     func detach() {

@@ -15,7 +15,7 @@ final class TimerEffect: LinkEffect {
     }
 
     func attach() {
-        timer = Timer(loop: link.loop) { [unowned self] in link.cut(reset: reset, reason: fault.kind.name) }
+        timer = Timer(loop: link.loop) { [unowned self] in link.cut(reset: reset, by: fault.name) }
         timer?.schedule(after: max(.zero, due(link)))
     }
 

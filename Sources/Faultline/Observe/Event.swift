@@ -1,0 +1,58 @@
+/// One fact about a run, stamped with monotonic time. Expectations, the live view, logs,
+/// metrics and the recorder all read these; none of them reaches into the proxy.
+public struct Event: Sendable {
+    /// Time since the bus started (monotonic).
+    public let time: Duration
+    /// The proxy it happened on, if any.
+    public let proxy: String?
+    /// The connection it happened on, if any (ids count from 1 per proxy).
+    public let link: UInt64?
+    /// What happened.
+    public let kind: Kind
+
+    /// What happened.
+    public enum Kind: Sendable, Equatable {
+        /// The proxy accepts on `address`.
+        case listening(address: String)
+        /// A client connection was accepted.
+        case connectionOpened
+        /// The upstream connect succeeded.
+        case upstreamConnected
+        /// The upstream refused, was unreachable or timed out; the client was closed.
+        case upstreamFailed(reason: String)
+        /// Both sockets closed; `reset` when either side got an RST.
+        case connectionClosed(bytesUp: UInt64, bytesDown: UInt64, reset: Bool)
+        /// A fault became active on the proxy.
+        case faultOn(name: String, kind: String)
+        /// A fault stopped.
+        case faultOff(name: String, kind: String)
+        /// A fault was chosen for a connection (first/every/probability said yes).
+        case faultApplied(name: String, kind: String)
+        /// A fault acted on a connection: `cut`, `reset`, `rejected`, `refused`, `delayed`.
+        case faultFired(name: String, kind: String, action: String)
+    }
+}
+
+/// Delivers events to subscribers on the loop thread, in order.
+public final class EventBus {
+    private let start = ContinuousClock.now
+    private var subscribers: [(Event) -> Void] = []
+
+    /// Creates a bus; its clock starts now.
+    public init() {}
+
+    /// Calls `handler` for every event from now on.
+    public func subscribe(_ handler: @escaping (Event) -> Void) {
+        subscribers.append(handler)
+    }
+
+    /// Whether anyone listens: emitters skip building events otherwise.
+    public var isObserved: Bool { !subscribers.isEmpty }
+
+    /// Stamps and delivers one event.
+    public func emit(_ kind: Event.Kind, proxy: String? = nil, link: UInt64? = nil) {
+        guard !subscribers.isEmpty else { return }
+        let event = Event(time: ContinuousClock.now - start, proxy: proxy, link: link, kind: kind)
+        subscribers.forEach { $0(event) }
+    }
+}
