@@ -18,6 +18,8 @@ public struct Event: Sendable {
         case connectionOpened
         /// The upstream connect succeeded.
         case upstreamConnected
+        /// The first byte of the upstream's reply reached the proxy: the connection got an answer.
+        case firstReply
         /// The upstream refused, was unreachable or timed out; the client was closed.
         case upstreamFailed(reason: String)
         /// Both sockets closed; `reset` when either side got an RST.
@@ -30,6 +32,14 @@ public struct Event: Sendable {
         case faultApplied(name: String, kind: String)
         /// A fault acted on a connection: `cut`, `reset`, `rejected`, `refused`, `delayed`.
         case faultFired(name: String, kind: String, action: String)
+        /// A timeline phase began.
+        case phaseStarted(name: String)
+        /// A timeline phase ended.
+        case phaseEnded(name: String)
+        /// The command under test was started.
+        case commandStarted(command: String, pid: Int32)
+        /// The command under test exited with `status` (128+N when killed by signal N).
+        case commandExited(status: Int32)
     }
 }
 

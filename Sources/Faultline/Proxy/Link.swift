@@ -59,6 +59,11 @@ final class Link {
         connectTimer?.schedule(after: delay)
     }
 
+    /// The upstream's first reply byte arrived.
+    func replied() {
+        proxy.bus.emit(.firstReply, proxy: proxy.name, link: id)
+    }
+
     /// Reports that the fault called `fault` acted on this link.
     private func fired(_ fault: String, _ action: String) {
         let kind = proxy.faults.first { $0.name == fault }?.kind.name ?? ""

@@ -110,6 +110,7 @@ final class Pipe {
 
     /// Counts `count` bytes just read; false when `tcp.limit_data` is used up.
     private func account(_ count: Int) -> Bool {
+        if bytes == 0 && direction == .downstream { link.replied() }
         bytes &+= UInt64(count)
         link.moved(count, buffered: path == .buffered)
         guard let left = remaining else { return true }
