@@ -1,0 +1,95 @@
+/// The type a parameter's YAML value must have.
+public enum ExpectationValueType: String, Sendable, Equatable {
+    /// A plain number: `6`, `2.5`.
+    case number
+    /// `250ms`, `10s`, `1m`.
+    case duration
+    /// A string.
+    case text
+    /// `true` or `false`.
+    case flag
+}
+
+/// One parameter of an expectation kind, for the loader's checks and for docs.
+public struct ExpectationParameterInfo: Sendable {
+    /// The key (or, for the scalar form, the name the value is stored under).
+    public let name: String
+    /// How the loader must type the YAML value.
+    public let type: ExpectationValueType
+    /// Whether the expectation is meaningless without it.
+    public let required: Bool
+    /// One line: what the value means.
+    public let meaning: String
+    /// A value as a user writes it, e.g. `10s`.
+    public let example: String
+
+    init(_ name: String, _ type: ExpectationValueType, required: Bool = true, _ meaning: String, example: String) {
+        self.name = name
+        self.type = type
+        self.required = required
+        self.meaning = meaning
+        self.example = example
+    }
+}
+
+/// An expectation kind: its name, what it checks and its parameters. `ExpectationSpec.kinds`
+/// lists them all; the YAML loader validates against it and docs/scenarios.md is built from it.
+public struct ExpectationKindInfo: Sendable {
+    /// The YAML key, e.g. `max_rate`.
+    public let name: String
+    /// What holds when the expectation passes, including the exact rule (windows, tolerances).
+    public let summary: String
+    /// Its parameters, in the order labels and docs show them.
+    public let parameters: [ExpectationParameterInfo]
+    /// The parameter a scalar value sets (`max_rate: 10` sets `rate`); nil when only the
+    /// mapping form (`quiet_after_failures: {failures: 5, quiet: 10s}`) is allowed.
+    public let scalarParameter: String?
+    /// One YAML expectation entry showing typical use.
+    public let example: String
+
+    /// Everything wrong with `parameters` for this kind, one message each: unknown keys (with
+    /// a suggestion), missing required ones, wrong types. Empty when they are fine.
+    public func problems(in parameters: [String: ExpectationValue]) -> [String] {
+        var problems: [String] = []
+        let known = self.parameters.map(\.name)
+        for key in parameters.keys.sorted() where !known.contains(key) {
+            let hint = known.first { $0.hasPrefix(key.prefix(2)) }.map { " (did you mean '\($0)'?)" } ?? ""
+            problems.append("\(name) has no parameter '\(key)'\(hint); it takes \(known.joined(separator: ", "))")
+        }
+        for parameter in self.parameters {
+            guard let value = parameters[parameter.name] else {
+                if parameter.required { problems.append("\(name) needs '\(parameter.name)' (\(parameter.meaning))") }
+                continue
+            }
+            if value.type != parameter.type {
+                problems.append("\(name): '\(parameter.name)' must be a \(parameter.type.rawValue) such as \(parameter.example), not \(value)")
+            } else if case .number(let number) = value, !(number.isFinite && number >= 0) {
+                problems.append("\(name): '\(parameter.name)' must be a number ≥ 0, not \(value)")
+            }
+        }
+        return problems
+    }
+}
+
+extension ExpectationSpec {
+    /// Every expectation kind faultline evaluates, in the order docs list them.
+    public static let kinds: [ExpectationKindInfo] = expectationChecks.map { $0.info }
+
+    /// The kind called `name`, if there is one.
+    public static func kind(named name: String) -> ExpectationKindInfo? {
+        kinds.first { $0.name == name }
+    }
+}
+
+/// The implementation of every kind; adding a kind means one file and one line here.
+let expectationChecks: [any ExpectationCheck.Type] = [
+    MaxConnectionAttempts.self,
+    MaxRequests.self,
+    MaxRate.self,
+    Backoff.self,
+    QuietAfterFailures.self,
+    ProbeAfter.self,
+    FirstSuccessWithin.self,
+    NoRequest.self,
+    ClientRejectsCertificate.self,
+]

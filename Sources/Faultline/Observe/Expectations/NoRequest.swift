@@ -1,0 +1,69 @@
+/// `no_request: {match: PATTERN}`: a call that must not happen did not happen in scope.
+///
+/// Requests a protocol parsed carry a description (`GET /api/v2/users`) that `match` is
+/// compared with: the whole description, `*` standing for any run of characters. A TCP proxy
+/// sees connections, not requests, so each connection could be the forbidden call: there the
+/// expectation holds only if no connection at all was made, and the verdict says so.
+enum NoRequest: ExpectationCheck {
+    static let note = "TCP can only check \"no connection\""
+
+    static let info = ExpectationKindInfo(
+        name: "no_request",
+        summary: "No request matching `match` in scope (`*` matches any text; without `match`, no request at all). "
+            + "A TCP proxy cannot see requests: there it means no connection at all.",
+        parameters: [.init("match", .text, required: false, "the forbidden request, e.g. a method and path",
+                           example: "\"GET /api/v2/*\"")],
+        scalarParameter: "match",
+        example: "- proxy: memory\n  no_request: {match: \"GET /api/v2/*\"}")
+
+    static func evaluate(_ context: CheckContext) throws -> Outcome {
+        let pattern = context.text("match")
+        var opaque: [Fact] = []
+        var matched: [(fact: Fact, detail: String)] = []
+        var described = 0
+        for fact in context.facts {
+            guard case .request(let detail) = fact.kind else { continue }
+            guard let detail else { opaque.append(fact); continue }
+            described += 1
+            if pattern.map({ glob($0, matches: detail) }) ?? true { matched.append((fact, detail)) }
+        }
+        let wanted = pattern.map { " \"\($0)\"" } ?? ""
+        if let first = matched.first {
+            return .fail("no_request: \(Figures.count(matched.count, "request")) matched\(wanted)"
+                + " (first \"\(first.detail)\" at \(Figures.seconds(first.fact.time)))")
+        }
+        if let first = opaque.first {
+            return .fail("no_request: \(Figures.count(opaque.count, "connection")) (first at \(Figures.seconds(first.time)));"
+                + " \(note)\(pattern == nil ? "" : ", not match\(wanted)")")
+        }
+        if described > 0 {
+            return .pass("no_request: none of \(Figures.count(described, "request")) matched\(wanted)")
+        }
+        return .pass("no_request: no connection in scope" + (pattern == nil ? "" : " (\(note), not match\(wanted))"))
+    }
+
+    /// Whether `text` is all of `pattern`, where `*` matches any run of characters
+    /// (greedy with backtracking to the last star: linear for the patterns people write).
+    static func glob(_ pattern: String, matches text: String) -> Bool {
+        let p = Array(pattern), t = Array(text)
+        var pi = 0, ti = 0
+        var star: (p: Int, t: Int)?
+        while ti < t.count {
+            if pi < p.count && p[pi] == "*" {
+                star = (pi, ti)
+                pi += 1
+            } else if pi < p.count && p[pi] == t[ti] {
+                pi += 1
+                ti += 1
+            } else if let resume = star {
+                star = (resume.p, resume.t + 1)
+                pi = resume.p + 1
+                ti = resume.t + 1
+            } else {
+                return false
+            }
+        }
+        while pi < p.count && p[pi] == "*" { pi += 1 }
+        return pi == p.count
+    }
+}
