@@ -13,7 +13,7 @@ struct FaultlineCommand: ParsableCommand {
               faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379
             """,
         version: FaultlineVersion.current,
-        subcommands: [ProxyCommand.self, FaultsCommand.self])
+        subcommands: [ProxyCommand.self, FaultsCommand.self, CheckCommand.self, RunCommand.self])
 
     /// Like ArgumentParser's main, but bad input exits 2 (SPEC: 0 ok, 1 expectation failed,
     /// 2 bad input) instead of EX_USAGE, so scripts can tell it from a failed run.
@@ -31,7 +31,8 @@ struct FaultlineCommand: ParsableCommand {
         }
     }
 
-    private static func printError(_ message: String) {
+    /// Writes one line to stderr.
+    static func printError(_ message: String) {
         let line = message + "\n"
         _ = line.withCString { write(2, $0, strlen($0)) }
     }

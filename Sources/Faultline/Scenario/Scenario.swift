@@ -1,0 +1,128 @@
+/// A scenario file, checked and typed: proxies, a timeline of phases with their faults,
+/// faults for the whole run and expectations on the client. Built by `ScenarioLoader`, which
+/// guarantees that every name a fault or expectation refers to exists.
+public struct Scenario: Sendable {
+    /// `name:`, or the file's name without its extension when the file has none.
+    public var name: String
+    /// `description:`, one line on the incident.
+    public var description: String?
+    /// `seed:`; nil means the run picks one (and prints it so it can be repeated).
+    public var seed: UInt64?
+    /// `proxies:`, in file order; names are unique.
+    public var proxies: [ScenarioProxy]
+    /// `timeline:`, in order; at least one phase, names unique.
+    public var timeline: [ScenarioPhase]
+    /// Top-level `faults:`, active for the whole run.
+    public var faults: [ScenarioFault]
+    /// `expect:`, in file order.
+    public var expectations: [ScenarioExpectation]
+
+    /// The expectations as the evaluator takes them.
+    public var expectationSpecs: [ExpectationSpec] { expectations.map(\.spec) }
+
+    /// The timeline's length: the sum of its phases.
+    public var duration: Duration { timeline.reduce(.zero) { $0 + $1.duration } }
+
+    /// Every fault in the file: whole-run ones, then each phase's.
+    public var allFaults: [ScenarioFault] { faults + timeline.flatMap(\.faults) }
+
+    /// The proxy called `name`.
+    public func proxy(named name: String) -> ScenarioProxy? { proxies.first { $0.name == name } }
+
+    /// The phase called `name`.
+    public func phase(named name: String) -> ScenarioPhase? { timeline.first { $0.name == name } }
+}
+
+/// What a proxy speaks, which decides the faults it takes (`redis.*` needs `redis`).
+public enum ProxyProtocol: String, Sendable, CaseIterable {
+    /// Bytes only; takes `tcp.*` faults.
+    case tcp
+    /// RESP2/RESP3; takes `tcp.*` and `redis.*`.
+    case redis
+    /// HTTP/1.1; takes `tcp.*` and `http.*`.
+    case http
+}
+
+/// One entry of `proxies:`.
+public struct ScenarioProxy: Sendable {
+    /// The key under `proxies:`; faults and expectations name it with `proxy:`.
+    public let name: String
+    /// Where clients connect.
+    public let listen: SocketAddress
+    /// Where the proxy forwards.
+    public let upstream: SocketAddress
+    /// `protocol:`, `tcp` by default.
+    public let `protocol`: ProxyProtocol
+    /// `tls:` as written: the TLS issue gives it a type; kept with positions for its errors.
+    public let tls: YAMLValue?
+    /// `upstream_tls:` as written, for the same reason.
+    public let upstreamTLS: YAMLValue?
+    /// Where the proxy's name is written.
+    public let position: SourcePosition
+}
+
+/// One entry of `timeline:`.
+public struct ScenarioPhase: Sendable {
+    /// `phase:`; expectations name it with `during:` and `after:`.
+    public let name: String
+    /// `for:`, above zero.
+    public let duration: Duration
+    /// The phase's `faults:`, active from its start to its end.
+    public let faults: [ScenarioFault]
+    /// Where the phase's entry starts.
+    public let position: SourcePosition
+}
+
+/// One fault entry (`LAYER.KIND: {params}`) with the proxy it goes on.
+public struct ScenarioFault: Sendable {
+    /// The proxy's name: `proxy:`, or the only proxy.
+    public let proxy: String
+    /// The built fault, parameters checked by its kind.
+    public let fault: Fault
+    /// Where `LAYER.KIND` is written.
+    public let position: SourcePosition
+}
+
+/// One entry of `expect:`: the `ExpectationSpec` the evaluator judges, with where each part
+/// is written so a later message (a phase that never ran) can point at the file.
+public struct ScenarioExpectation: Sendable {
+    /// Kind, proxy (nil: every proxy), scope and typed parameters.
+    public let spec: ExpectationSpec
+    /// Where the entry starts.
+    public let position: SourcePosition
+    /// Where each given parameter's value is written; defaults and absent ones have none.
+    public let parameterPositions: [String: SourcePosition]
+}
+
+/// A YAML value kept as written, with positions, for keys a later layer types (`tls:`).
+public indirect enum YAMLValue: Sendable, Equatable {
+    /// A scalar's text (`null` for an empty value).
+    case scalar(String, SourcePosition)
+    /// A list.
+    case sequence([YAMLValue], SourcePosition)
+    /// A mapping, keys in file order.
+    case mapping([YAMLEntry], SourcePosition)
+
+    /// Where the value starts.
+    public var position: SourcePosition {
+        switch self {
+        case .scalar(_, let position), .sequence(_, let position), .mapping(_, let position): position
+        }
+    }
+
+    /// The value under `key`, when this is a mapping that has it.
+    public subscript(key: String) -> YAMLValue? {
+        guard case .mapping(let entries, _) = self else { return nil }
+        return entries.first { $0.key == key }?.value
+    }
+}
+
+/// One `key: value` of a `YAMLValue.mapping`.
+public struct YAMLEntry: Sendable, Equatable {
+    /// The key's text.
+    public let key: String
+    /// Where the key is written.
+    public let keyPosition: SourcePosition
+    /// Its value.
+    public let value: YAMLValue
+}

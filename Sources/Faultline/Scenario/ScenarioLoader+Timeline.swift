@@ -1,0 +1,161 @@
+import Yams
+
+/// `timeline:`, phases and fault entries.
+extension ScenarioBuilder {
+    func readTimeline(_ entry: NodeReader.Entry?) -> [ScenarioPhase] {
+        guard let entry, let items = reader.sequence(entry.value, "timeline", expected: "a list of phases") else { return [] }
+        phasesKnown = true
+        if items.isEmpty { reader.report(entry.keyNode, "timeline: expected at least one phase, such as - phase: outage, for: 30s") }
+        return items.compactMap(readPhase)
+    }
+
+    private func readPhase(_ node: Node) -> ScenarioPhase? {
+        guard let fields = reader.mapping(node, "timeline", expected: "a phase (a mapping with phase and for)") else { return nil }
+        let nameField = reader.entry("phase", in: fields, of: node, required: "the phase's name")
+        let name = nameField.flatMap { reader.text($0.value, "phase") }
+        reader.checkKeys(fields, allowed: ScenarioSchema.phase.keyNames, in: name.map { "phase '\($0)'" } ?? "a phase")
+        if let nameField, let name {
+            if let first = phaseNames.first(where: { $0.name == name }) {
+                reader.report(nameField.value, "duplicate phase name '\(name)' (first at \(first.position))")
+            } else {
+                phaseNames.append((name, reader.position(nameField.value)))
+            }
+        }
+        var duration: Duration?
+        if let field = reader.entry("for", in: fields, of: node, required: "how long the phase lasts, e.g. 30s") {
+            duration = reader.duration(field.value, "for")
+            if let value = duration, value <= .zero {
+                reader.report(field.value, "for: expected a duration above 0")
+                duration = nil
+            }
+        }
+        let faults = fields.first { $0.key == "faults" }.map { readFaults($0.value) } ?? []
+        guard let name, let duration else { return nil }
+        return ScenarioPhase(name: name, duration: duration, faults: faults, position: reader.position(node))
+    }
+
+    // MARK: faults
+
+    /// A `faults:` list, top level or in a phase; entries with errors are left out.
+    func readFaults(_ node: Node) -> [ScenarioFault] {
+        let expected = "a list of fault entries such as - tcp.latency: { ms: 100 }"
+        guard let items = reader.sequence(node, "faults", expected: expected) else { return [] }
+        return items.compactMap(readFault)
+    }
+
+    /// `LAYER.KIND: {params}`: one key, the kind; its value holds the parameters and `proxy`.
+    private func readFault(_ node: Node) -> ScenarioFault? {
+        guard let entries = reader.mapping(node, "a fault", expected: "a fault entry LAYER.KIND: {params}") else { return nil }
+        guard let head = entries.first else {
+            reader.report(node, "a fault: expected a fault entry LAYER.KIND: {params}, found an empty mapping")
+            return nil
+        }
+        for extra in entries.dropFirst() {
+            if FaultRegistry.kind(named: extra.key) != nil {
+                reader.report(extra.keyNode, "one fault per entry: start '\(extra.key)' with its own '-'")
+            } else {
+                reader.report(extra.keyNode, "'\(extra.key)' is beside '\(head.key)': indent it under '\(head.key)' to make it a parameter")
+            }
+        }
+        guard let kind = FaultRegistry.kind(named: head.key) else {
+            reader.report(head.keyNode, unknownKindMessage(head.key))
+            return nil
+        }
+        let parameters = reader.isNull(head.value)
+            ? [] : reader.mapping(head.value, kind.name, expected: "a mapping of parameters such as { ms: 100 }")
+        guard let parameters else { return nil }
+        var failed = entries.count > 1
+        let known = (kind.parameters + Fault.commonParameters).map(\.name)
+        var given: [(name: String, text: String, node: Node)] = []
+        for parameter in parameters where parameter.key != "proxy" {
+            guard known.contains(parameter.key) else {
+                let hint = Suggestion.hint(for: parameter.key, in: known + ["proxy"])
+                reader.report(parameter.keyNode, "\(kind.name) has no parameter '\(parameter.key)'\(hint)")
+                failed = true
+                continue
+            }
+            guard let text = reader.text(parameter.value, parameter.key, expected: "a value") else {
+                failed = true
+                continue
+            }
+            given.append((parameter.key, text, parameter.value))
+        }
+        let proxy = proxyReference(parameters.first { $0.key == "proxy" }, owner: head.keyNode)
+        let fault = buildFault(kind, given, at: head.keyNode, failed: &failed)
+        if let proxy { checkLayer(kind, proxy: proxy, at: head.keyNode) }
+        guard let proxy, let fault, !failed else { return nil }
+        return ScenarioFault(proxy: proxy, fault: fault, position: reader.position(head.keyNode))
+    }
+
+    /// Builds the fault with its kind's own checks. `Fault` stops at its first bad parameter,
+    /// so a bad one is reported at its value, left out, and the rest tried again until the
+    /// fault builds. Errors about parameters that were not given (missing, or a check across
+    /// several) are reported only when nothing else was: they are often caused by the others.
+    private func buildFault(_ kind: FaultKind, _ given: [(name: String, text: String, node: Node)], at node: Node,
+                            failed: inout Bool) -> Fault? {
+        var remaining = given
+        while true {
+            do {
+                return try Fault(kind: kind, parameters: remaining.map { ($0.name, $0.text) })
+            } catch let error as ParameterError {
+                let message = error.message.contains(kind.name) ? error.description : "\(kind.name) \(error)"
+                if let index = remaining.firstIndex(where: { $0.name == error.parameter }) {
+                    reader.report(remaining[index].node, message)
+                    remaining.remove(at: index)
+                    failed = true
+                    continue
+                }
+                if !failed {
+                    let required = error.message.hasPrefix("is required")
+                    let about = error.message.contains(kind.name) ? error.message : message
+                    reader.report(node, required ? "missing parameter '\(error.parameter)' (required by \(kind.name))" : about)
+                }
+                failed = true
+                return nil
+            } catch {
+                reader.report(node, "\(kind.name): \(error)")
+                failed = true
+                return nil
+            }
+        }
+    }
+
+    private func unknownKindMessage(_ name: String) -> String {
+        let names = FaultRegistry.kinds.map(\.name)
+        if let close = Suggestion.closest(to: name, in: names) { return "unknown fault kind '\(name)' (did you mean '\(close)'?)" }
+        // `redis.latency` → `tcp.latency`: the right kind under another layer.
+        let suffix = name.split(separator: ".").last.map(String.init) ?? name
+        if let other = names.first(where: { $0.hasSuffix(".\(suffix)") }) {
+            return "unknown fault kind '\(name)' (did you mean '\(other)'?)"
+        }
+        return "unknown fault kind '\(name)'; expected \(Suggestion.list(names)) (see faultline faults)"
+    }
+
+    /// Protocol faults need a proxy that speaks the protocol; TLS faults a proxy with `tls:`.
+    private func checkLayer(_ kind: FaultKind, proxy: String, at node: Node) {
+        let layer = kind.name.split(separator: ".").first.map(String.init) ?? ""
+        if let needed = ProxyProtocol(rawValue: layer), needed != .tcp, let actual = proxyProtocols[proxy], actual != needed {
+            reader.report(node, "\(kind.name) needs a proxy with protocol: \(needed.rawValue); proxy '\(proxy)' speaks \(actual.rawValue)")
+        }
+        if layer == "tls", proxyProtocols[proxy] != nil, !tlsProxies.contains(proxy) {
+            reader.report(node, "\(kind.name) needs a proxy with tls:; proxy '\(proxy)' has none")
+        }
+    }
+
+    /// Fault names must be unique on a proxy among the faults active together: the whole-run
+    /// ones plus one phase's. Two phases may reuse a name; they never overlap.
+    func checkFaultNames(wholeRun: [ScenarioFault], phases: [[ScenarioFault]]) {
+        for group in phases.isEmpty ? [[]] : phases {
+            var seen: [String: ScenarioFault] = [:]
+            for fault in (wholeRun + group).sorted(by: { $0.position < $1.position }) {
+                let key = "\(fault.proxy)\u{0}\(fault.fault.name)"
+                guard let first = seen[key] else {
+                    seen[key] = fault
+                    continue
+                }
+                reader.report(fault.position, "duplicate fault name '\(fault.fault.name)' on proxy '\(fault.proxy)' "
+                              + "(first at \(first.position)); give one of them a name:")
+            }
+        }
+    }
+}
