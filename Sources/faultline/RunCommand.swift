@@ -86,7 +86,7 @@ struct RunCommand: ParsableCommand {
 
     /// Prints the verdict, writes JUnit, and exits 1 when anything failed.
     private func judge(_ verdicts: [Verdict], outcome: RunOutcome, scenario: String) throws {
-        print(VerdictReport.text(verdicts, scenario: scenario), terminator: "")
+        print(VerdictReport.text(verdicts, scenario: scenario))
         if let status = outcome.commandStatus {
             print("command: exited with status \(status)\(status == 0 ? "" : " (the run fails)")")
         }

@@ -7,7 +7,7 @@ public final class RunReporter {
     private let scenario: String
     private let totalDuration: Duration
     private let live: Bool
-    private let proxies: [(name: String, route: String)]
+    private let proxies: [Proxy]
     private var drawnLines = 0
     private var timer: Timer?
     private let clock: () -> Duration
@@ -17,7 +17,7 @@ public final class RunReporter {
         self.scenario = scenario
         self.totalDuration = timeline.totalDuration
         self.live = live
-        self.proxies = proxies.sorted { $0.name < $1.name }.map { ($0.name, "\($0.listenAddress?.description ?? "?") → \($0.upstream)") }
+        self.proxies = proxies.sorted { $0.name < $1.name }
         self.clock = { timeline.elapsed }
         bus.subscribe { [unowned self] event in
             status.observe(event)
@@ -41,7 +41,7 @@ public final class RunReporter {
 
     /// The plain line for an event, or nil when it is not worth a line.
     static func line(for event: Event) -> String? {
-        let on = event.proxy.map { " on \($0)" } ?? ""
+        let on = event.proxy.map { " [\($0)]" } ?? ""
         switch event.kind {
         case .phaseStarted(let name): return "phase \(name) started"
         case .phaseEnded(let name): return "phase \(name) ended"
@@ -49,7 +49,7 @@ public final class RunReporter {
         case .faultOff(let name, let kind): return "fault \(name) (\(kind)) off\(on)"
         case .commandStarted(let command, let pid): return "command started (pid \(pid)): \(command)"
         case .commandExited(let status): return "command exited with status \(status)"
-        case .listening(let address): return "proxy \(event.proxy ?? "?") listening on \(address)"
+        case .listening(let address): return "listening on \(address)\(on)"
         default: return nil
         }
     }
@@ -66,7 +66,8 @@ public final class RunReporter {
         for proxy in proxies {
             let counts = status.proxies[proxy.name] ?? RunStatus.ProxyCounts()
             let rate = status.connectionsPerSecond(proxy.name, at: status.now)
-            lines.append("\(proxy.name)  \(proxy.route)   conns \(counts.open) open / \(counts.total) total   \(rate)/s   faults fired \(counts.faultsFired)")
+            let route = "\(proxy.listenAddress?.description ?? "?") → \(proxy.upstream)"
+            lines.append("\(proxy.name)  \(route)   conns \(counts.open) open / \(counts.total) total   \(rate)/s   faults fired \(counts.faultsFired)")
         }
         let up = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
         write(up + lines.map { "\u{1B}[2K" + $0 + "\n" }.joined())
