@@ -5,6 +5,7 @@ import io
 import json
 import re
 import select
+import selectors
 import socket
 import time
 
@@ -65,6 +66,97 @@ def connection_rate(sup: Supervisor, port: int, seconds: int) -> tuple[float, di
     if sum(errors.values()) > requests / 100:
         raise BenchError(f"wrk saw errors on more than 1% of {requests} requests: {errors}")
     return float(rate.group(1)), {"requests": requests, "errors": errors}
+
+
+def round_trips_ms(port: int, count: int, warmup: int, timeout: float) -> list[float]:
+    """Round-trip times of `count` redis PINGs sent one after another on one connection, in ms.
+
+    One request in flight at a time, so each sample is one trip through the proxy and through
+    its fault, nothing queued behind another. The `warmup` trips before are dropped: the first
+    waits for the proxy's upstream connect.
+    """
+    deadline = time.monotonic() + timeout
+    samples: list[float] = []
+    trip = 0
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=5) as sock:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            for trip in range(warmup + count):
+                if time.monotonic() > deadline:
+                    raise BenchError(f"{trip} of {warmup + count} round trips in {timeout:.0f} s")
+                started = time.perf_counter()
+                sock.sendall(b"PING\r\n")
+                _expect(sock, b"+PONG\r\n")
+                if trip >= warmup:
+                    samples.append((time.perf_counter() - started) * 1000)
+    except OSError as error:
+        raise BenchError(f"round trip {trip + 1}: {error}") from None
+    return samples
+
+
+def _expect(sock: socket.socket, reply: bytes) -> None:
+    got = b""
+    while len(got) < len(reply):
+        chunk = sock.recv(len(reply) - len(got))
+        if not chunk:
+            raise BenchError(f"connection closed after {got!r}, expected {reply!r}")
+        got += chunk
+    if got != reply:
+        raise BenchError(f"got {got!r}, expected {reply!r}")
+
+
+def cutoff_errors_ms(port: int, after: float, batches: int, size: int) -> list[float]:
+    """(observed lifetime - `after`) of `batches` x `size` idle connections, in ms.
+
+    The lifetime runs from connect() returning to recv() returning EOF. A batch's connections
+    are open at the same time, so the proxy's timers for them fire close together, as they
+    would for a pool of real clients.
+    """
+    errors: list[float] = []
+    for _ in range(batches):
+        errors += _cutoff_batch(port, after, size)
+    return errors
+
+
+def _cutoff_batch(port: int, after: float, size: int) -> list[float]:
+    selector = selectors.DefaultSelector()
+    opened: dict[socket.socket, float] = {}  # socket -> when its connect() returned
+    try:
+        for _ in range(size):
+            sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+            opened[sock] = time.perf_counter()
+            sock.setblocking(False)
+            selector.register(sock, selectors.EVENT_READ)
+        return _lifetimes_over(selector, opened, after)
+    except OSError as error:
+        raise BenchError(f"cutoff connection {len(opened) + 1}: {error}") from None
+    finally:
+        for sock in opened:
+            sock.close()
+        selector.close()
+
+
+def _lifetimes_over(selector: selectors.BaseSelector, opened: dict[socket.socket, float],
+                    after: float) -> list[float]:
+    # Generous but bounded: a proxy that never cuts fails the trial instead of hanging it.
+    deadline = time.perf_counter() + after + 5
+    errors: list[float] = []
+    while len(errors) < len(opened):
+        remaining = deadline - time.perf_counter()
+        if remaining <= 0:
+            raise BenchError(f"{len(opened) - len(errors)} of {len(opened)} connections still "
+                             f"open {after + 5:.0f} s after connecting")
+        for key, _ in selector.select(remaining):
+            try:
+                data = key.fileobj.recv(64)
+            except ConnectionResetError:
+                raise BenchError("a connection was reset, not closed with a FIN") from None
+            ended = time.perf_counter()
+            if data:
+                raise BenchError(f"{len(data)} unexpected bytes on an idle connection")
+            selector.unregister(key.fileobj)
+            errors.append((ended - opened[key.fileobj] - after) * 1000)
+    return errors
 
 
 def idle_link_kb(peer: Peer, endpoint: Endpoint, upstream: int, links: int) -> tuple[float, dict]:

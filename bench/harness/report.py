@@ -1,5 +1,6 @@
-"""The one table (metrics x peers, each cell with its ratio to direct and to HAProxy), the
-issue's targets, and the JSON written beside it."""
+"""The main table (metrics x peers, each cell with its ratio to direct and to HAProxy), the
+issue's targets, and the JSON written beside it; `grid` and the footnotes serve the fault
+section's table too."""
 import statistics
 from dataclasses import asdict
 
@@ -8,8 +9,8 @@ from .suites import Cell, Metric, Runner, Settings
 DIRECT, HAPROXY = "direct", "haproxy"
 
 
-def render(runner: Runner, metrics: list[Metric], header: list[str], settings: Settings) -> str:
-    lines = [*header, "", *_table(runner, metrics), ""]
+def render(runner: Runner, settings: Settings) -> str:
+    lines = [*_table(runner), ""]
     lines += _targets(runner)
     lines += ["", *_legend(settings)]
     if runner.notes:
@@ -17,11 +18,8 @@ def render(runner: Runner, metrics: list[Metric], header: list[str], settings: S
     return "\n".join(lines)
 
 
-def to_json(runner: Runner, metrics: list[Metric], info: dict, settings: Settings,
-            table: str) -> dict:
+def section_json(runner: Runner, table: str) -> dict:
     return {
-        **info,
-        "settings": asdict(settings),
         "metrics": [{
             **asdict(metric),
             "values": {peer: cell.value for peer, cell in runner.results[metric.key].items()},
@@ -29,7 +27,7 @@ def to_json(runner: Runner, metrics: list[Metric], info: dict, settings: Setting
             "raw": {peer: cell.raw for peer, cell in runner.results[metric.key].items()},
             "errors": {peer: cell.errors for peer, cell in runner.results[metric.key].items()
                        if cell.errors},
-        } for metric in metrics],
+        } for metric in runner.metrics],
         "notes": runner.notes,
         "table": table,
     }
@@ -37,22 +35,31 @@ def to_json(runner: Runner, metrics: list[Metric], info: dict, settings: Setting
 
 # --- the table -------------------------------------------------------------------------------
 
-def _table(runner: Runner, metrics: list[Metric]) -> list[str]:
+def _table(runner: Runner) -> list[str]:
     peers = list(next(iter(runner.results.values())))
     footnotes: dict[str, int] = {}  # text -> number, so one crash gets one footnote
     rows = [["metric", *peers]]
-    for metric in metrics:
+    for metric in runner.metrics:
         cells = runner.results[metric.key]
         rows.append([metric.label, *(_cell(metric, cells, peer, footnotes) for peer in peers)])
+    return grid(rows) + footnote_lines(footnotes)
+
+
+def grid(rows: list[list[str]]) -> list[str]:
+    """Rows of cells as left-aligned columns, with a rule under the first row."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     lines = ["  ".join(text.ljust(width) for text, width in zip(row, widths)).rstrip()
              for row in rows]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    return lines + [f"  [{n}] {text}" for text, n in footnotes.items()]
+    return lines
 
 
-def _footnote(footnotes: dict[str, int], text: str) -> int:
+def footnote(footnotes: dict[str, int], text: str) -> int:
     return footnotes.setdefault(text, len(footnotes) + 1)
+
+
+def footnote_lines(footnotes: dict[str, int]) -> list[str]:
+    return [f"  [{n}] {text}" for text, n in footnotes.items()]
 
 
 def _cell(metric: Metric, cells: dict[str, Cell], peer: str, footnotes: dict[str, int]) -> str:
@@ -60,11 +67,11 @@ def _cell(metric: Metric, cells: dict[str, Cell], peer: str, footnotes: dict[str
     if cell.value is None:
         if not cell.errors:
             return "n/a"
-        return f"failed [{_footnote(footnotes, f'{peer}: {cell.errors[0]}')}]"
+        return f"failed [{footnote(footnotes, f'{peer}: {cell.errors[0]}')}]"
     text = f"{cell.value:.{metric.digits}f}"
     if cell.errors:  # some repeats failed: the figure stands on fewer samples
         runs = len(cell.errors) + len(cell.samples)
-        text += f" [{_footnote(footnotes, f'{peer}: {len(cell.errors)} of {runs} runs failed: {cell.errors[0]}')}]"
+        text += f" [{footnote(footnotes, f'{peer}: {len(cell.errors)} of {runs} runs failed: {cell.errors[0]}')}]"
     if peer == DIRECT:  # the reference itself: its ratios say nothing about a proxy
         return text
     ratios = [f"{r:.2f}×{tag}" for ref, tag in ((DIRECT, "d"), (HAPROXY, "h"))

@@ -117,31 +117,29 @@ class Socat(Peer):
 class Toxiproxy(Peer):
     name = "toxiproxy"
 
-    def __init__(self, binary: str):
+    def __init__(self, binary: str, toxics: tuple[dict, ...] = ()):
+        """`toxics`: bodies for POST /proxies/bench/toxics, added before any client connects."""
         self.binary = binary
+        self.toxics = toxics
 
     def start(self, sup, upstream, tag):
         api, port = free_port(), free_port()
         service = _listening(sup.start(f"{tag}-toxiproxy", [
             self.binary, "-host", "127.0.0.1", "-port", str(api)]), api)
-        body = {"name": "bench", "listen": f"127.0.0.1:{port}",
-                "upstream": f"127.0.0.1:{upstream}", "enabled": True}
-        request = urllib.request.Request(f"http://127.0.0.1:{api}/proxies", method="POST",
-                                         data=json.dumps(body).encode(),
-                                         headers={"Content-Type": "application/json"})
-        try:
-            with urllib.request.urlopen(request, timeout=5) as reply:
-                reply.read()
-        except OSError as error:
-            raise BenchError(f"toxiproxy API refused the proxy: {error}") from None
+        _post(api, "/proxies", {"name": "bench", "listen": f"127.0.0.1:{port}",
+                                "upstream": f"127.0.0.1:{upstream}", "enabled": True})
+        for toxic in self.toxics:
+            _post(api, "/proxies/bench/toxics", toxic)
         wait_listening(service, port)
         return Endpoint(port, service)
 
 
 class Faultline(Peer):
-    def __init__(self, binary: str, splice: bool):
+    def __init__(self, binary: str, splice: bool = True, faults: tuple[str, ...] = ()):
+        """`faults`: --fault specs, which apply to every connection from the start."""
         self.binary = binary
         self.splice = splice
+        self.faults = faults
         self.name = "faultline" if splice else "faultline-buffered"
 
     def start(self, sup, upstream, tag):
@@ -150,6 +148,8 @@ class Faultline(Peer):
                 "--upstream", f"127.0.0.1:{upstream}", "--log-level", "warning"]
         if not self.splice:
             argv.append("--no-splice")
+        for fault in self.faults:
+            argv += ["--fault", fault]
         return Endpoint(port, _listening(sup.start(f"{tag}-{self.name}", argv), port))
 
 
@@ -173,6 +173,18 @@ def _start_haproxy(sup: Supervisor, name: str, config: str) -> Service:
     path = Path(sup.log_dir) / f"{name}.cfg"
     path.write_text(config)
     return sup.start(name, ["haproxy", "-db", "-f", str(path)])
+
+
+def _post(api: int, path: str, body: dict) -> None:
+    """One call to Toxiproxy's HTTP API; a refusal is a BenchError naming what was sent."""
+    request = urllib.request.Request(f"http://127.0.0.1:{api}{path}", method="POST",
+                                     data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as reply:
+            reply.read()
+    except OSError as error:
+        raise BenchError(f"toxiproxy API refused POST {path} {body}: {error}") from None
 
 
 def _listening(service: Service, port: int) -> Service:

@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
+from .load import LoadMeter
 from .measures import connection_rate, idle_link_kb, iperf_gbps, redis_benchmark
 from .procs import BenchError, Service, Supervisor
 from .servers import UPSTREAMS, Direct, Endpoint, Peer
@@ -28,12 +29,16 @@ class Settings:
     connection_seconds: int
     idle_links: int
     budget_seconds: int  # no new trial starts after this; keeps a full run under 8 minutes
+    # The fault section's iperf3 runs are shorter, so that it alone takes about a minute.
+    fault_iperf_seconds: int
+    fault_iperf_repeats: int
+    fault_budget_seconds: int
 
     @classmethod
     def from_env(cls) -> "Settings":
         if os.environ.get("BENCH_QUICK") == "1":
-            return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 120)
-        return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400)
+            return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 120, 2, 1, 90)
+        return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400, 3, 3, 150)
 
 
 @dataclass(frozen=True)
@@ -65,6 +70,9 @@ class Suite:
     measure: Measure
     repeats: int = 1
     needs_proxy: bool = False  # True where "direct" has nothing to measure
+    # Peers to run on instead of the runner's, e.g. started with a fault; each has the name of
+    # one of the runner's peers, whose column it fills.
+    peers: list[Peer] | None = None
 
 
 @dataclass
@@ -136,22 +144,28 @@ def make_suites(s: Settings) -> list[Suite]:
 class Runner:
     sup: Supervisor
     settings: Settings
-    peers: list[Peer]
+    peers: list[Peer]  # the columns
+    budget_seconds: int  # no new trial starts after this
     results: dict[str, dict[str, Cell]] = field(default_factory=dict)
+    metrics: list[Metric] = field(default_factory=list)  # the rows, in the suites' order
     notes: list[str] = field(default_factory=list)  # misbehaviour seen outside a figure
+    others_percent: float = 0.0  # CPU other processes took while `run` ran
 
     def __post_init__(self):
-        self.deadline = time.monotonic() + self.settings.budget_seconds
+        self.deadline = time.monotonic() + self.budget_seconds
 
     def run(self, suites: list[Suite]) -> None:
+        load = LoadMeter()
         for suite in suites:
             for metric in suite.metrics:
+                self.metrics.append(metric)
                 self.results[metric.key] = {peer.name: Cell() for peer in self.peers}
             for repeat in range(1, suite.repeats + 1):
-                for peer in self.peers:
+                for peer in suite.peers or self.peers:
                     if suite.needs_proxy and isinstance(peer, Direct):
                         continue
                     self._trial(suite, peer, f"{suite.name}{repeat}")
+        self.others_percent = load.others_percent()
 
     def _trial(self, suite: Suite, peer: Peer, tag: str) -> None:
         if time.monotonic() > self.deadline:
