@@ -65,6 +65,9 @@ public struct ToxiproxyName: Sendable {
 protocol LinkEffect: AnyObject {
     /// Before the upstream connect: go on, wait, or fail the connection.
     func beforeConnect() -> ConnectDecision
+    /// The client is accepted (or already was when the fault arrived), connected or not:
+    /// start what counts from the accept.
+    func accepted()
     /// The link is connected (or was already when the fault arrived): start acting.
     func attach()
     /// The fault is removed: undo what `attach` did; held bytes move on in order.
@@ -73,6 +76,7 @@ protocol LinkEffect: AnyObject {
 
 extension LinkEffect {
     func beforeConnect() -> ConnectDecision { .proceed }
+    func accepted() {}
     func attach() {}
     func detach() {}
 }

@@ -14,6 +14,8 @@ final class Link {
     private var toUpstream: Pipe?
     private var toClient: Pipe?
     private var closed = false
+    /// `start()` ran: faults added from now on are told the client was accepted.
+    private var started = false
     private(set) var log: Logger
     /// When the client was accepted.
     let openedAt = ContinuousClock.now
@@ -42,6 +44,9 @@ final class Link {
     /// not read until that succeeds, so its bytes wait in the kernel meanwhile.
     func start() {
         Socket.setNoDelay(client)
+        started = true
+        effects.values.forEach { $0.accepted() }
+        guard !closed else { return }
         let decisions = effects.map { (fault: $0.key, decision: $0.value.beforeConnect()) }
         for case let (fault, .reject(reset)) in decisions {
             log.debug("dropped at accept by \(fault) (\(reset ? "RST" : "FIN"))")
@@ -50,7 +55,9 @@ final class Link {
         }
         if let refusing = decisions.first(where: { $0.decision == .refuse }) {
             fired(refusing.fault, "refused")
-            return upstreamFailed(ECONNREFUSED, cause: " (\(refusing.fault))")
+            log.debug("\(refusing.fault): closing the client as if the upstream refused (the upstream is not contacted)")
+            proxy.noteUpstreamFailure()
+            return close(resetClient: false, resetUpstream: false)
         }
         let delays = decisions.compactMap { if case .delay(let wait) = $0.decision { ($0.fault, wait) } else { nil } }
         guard let (fault, delay) = delays.max(by: { $0.1 < $1.1 }) else { return connectUpstream() }
@@ -99,9 +106,9 @@ final class Link {
         error == 0 ? connected() : upstreamFailed(error)
     }
 
-    private func upstreamFailed(_ error: Int32, cause: String = "") {
-        log.warning("upstream \(proxy.upstream) unreachable: \(Socket.describe(error))\(cause); closing the client")
-        proxy.bus.emit(.upstreamFailed(reason: Socket.describe(error) + cause), proxy: proxy.name, link: id)
+    private func upstreamFailed(_ error: Int32) {
+        log.warning("upstream \(proxy.upstream) unreachable: \(Socket.describe(error)); closing the client")
+        proxy.bus.emit(.upstreamFailed(reason: Socket.describe(error)), proxy: proxy.name, link: id)
         proxy.noteUpstreamFailure()
         close(resetClient: false, resetUpstream: false)
     }
@@ -126,6 +133,7 @@ final class Link {
     /// Starts applying a fault's effect (at once if connected, else once connected).
     func add(_ effect: any LinkEffect, for fault: String) {
         effects[fault] = effect
+        if started && !closed { effect.accepted() }
         if isConnected && !closed {
             effect.attach()
             refreshPath()

@@ -23,6 +23,8 @@ final class BandwidthStage: ByteStage {
     private let burst: Double
     private var tokens: Double
     private var refilled = ContinuousClock.now
+    /// Bytes have waited since the last refill: a late timer must not cost them their tokens.
+    private var behind = false
     private let held: OpaquePointer
     private let out: OpaquePointer
     private let loop: EventLoop
@@ -53,13 +55,16 @@ final class BandwidthStage: ByteStage {
         let now = ContinuousClock.now
         let elapsed = now - refilled
         refilled = now
-        tokens = min(burst, tokens + rate * (Double(elapsed.microseconds) / 1e6))
+        let earned = tokens + rate * (Double(elapsed.microseconds) / 1e6)
+        tokens = behind ? earned : min(burst, earned)
         let allowed = min(Int(tokens), evbuffer_get_length(held))
         if allowed > 0 {
             tokens -= Double(allowed)
             evbuffer_remove_buffer(held, out, allowed)
         }
         let waiting = evbuffer_get_length(held)
+        behind = waiting > 0
+        if waiting == 0 { tokens = min(tokens, burst) }
         if waiting > 0 {
             let want = min(Double(waiting), burst) - tokens
             timer.schedule(after: .microseconds(Int64(max(want, 1) / rate * 1e6)))

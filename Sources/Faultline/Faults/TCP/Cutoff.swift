@@ -42,8 +42,10 @@ final class CutoffEffect: LinkEffect {
             : nil
     }
 
+    /// The lifetime counts from the accept, even while the upstream connect is held.
+    func accepted() { lifetime?.attach() }
+
     func attach() {
-        lifetime?.attach()
         let idle = fault.duration("idle")
         guard idle > .zero else { return }
         idleTimer = Timer(loop: link.loop) { [unowned self] in checkIdle(idle) }
