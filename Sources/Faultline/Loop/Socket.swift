@@ -44,6 +44,13 @@ enum Socket {
         while rounds < 16, read(fd, scratch.baseAddress, scratch.count) > 0 { rounds += 1 }
     }
 
+    /// Whether the peer has closed and sent nothing first (a peek reads EOF or an error).
+    static func peerClosed(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        let got = recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT))
+        return got == 0 || (got < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+    }
+
     /// The system's text for an errno value.
     static func describe(_ code: Int32) -> String {
         String(cString: strerror(code))

@@ -79,6 +79,10 @@ final class Link {
 
     private func connectUpstream() {
         guard !closed else { return }
+        if connectTimer != nil && Socket.peerClosed(client) {
+            log.debug("the client left while the connect was held; not connecting")
+            return close(resetClient: false, resetUpstream: false)
+        }
         let address = proxy.upstream
         upstream = Socket.tcp(family: address.family)
         guard upstream >= 0 else { return upstreamFailed(errno) }
