@@ -9,6 +9,8 @@ public final class RunReporter {
     private let live: Bool
     private let proxies: [Proxy]
     private var drawnLines = 0
+    /// Each proxy's route, kept from when it listened (the listener is gone at the last draw).
+    private var routes: [String: String] = [:]
     private var timer: Timer?
     private let clock: () -> Duration
 
@@ -66,8 +68,12 @@ public final class RunReporter {
         for proxy in proxies {
             let counts = status.proxies[proxy.name] ?? RunStatus.ProxyCounts()
             let rate = status.connectionsPerSecond(proxy.name, at: status.now)
-            let route = "\(proxy.listenAddress?.description ?? "?") → \(proxy.upstream)"
-            lines.append("\(proxy.name)  \(route)   conns \(counts.open) open / \(counts.total) total   \(rate)/s   faults fired \(counts.faultsFired)")
+            if routes[proxy.name] == nil, let listen = proxy.listenAddress {
+                routes[proxy.name] = "\(listen) → \(proxy.upstream)"
+            }
+            let route = routes[proxy.name] ?? "→ \(proxy.upstream)"
+            lines.append("\(proxy.name)  \(route)   conns \(counts.open) open / \(counts.total) total   \(rate)/s   "
+                         + "faults applied \(counts.faultsApplied), fired \(counts.faultsFired)")
         }
         let up = drawnLines > 0 ? "\u{1B}[\(drawnLines)A" : ""
         write(up + lines.map { "\u{1B}[2K" + $0 + "\n" }.joined())

@@ -6,7 +6,9 @@ public final class RunStatus {
         public var open = 0
         /// Connections accepted so far.
         public var total = 0
-        /// Times a fault acted (cut, reset, refused, …) or was applied to a connection.
+        /// Connections a fault was chosen for.
+        public var faultsApplied = 0
+        /// Times a fault acted on a connection (cut, reset, refused, delayed, …).
         public var faultsFired = 0
         /// Accept times within the last second, for connections per second.
         fileprivate var recent: [Duration] = []
@@ -36,7 +38,9 @@ public final class RunStatus {
             counts.recent.append(event.time)
         case .connectionClosed:
             counts.open -= 1
-        case .faultFired, .faultApplied:
+        case .faultApplied:
+            counts.faultsApplied += 1
+        case .faultFired:
             counts.faultsFired += 1
         default:
             break
