@@ -1,5 +1,3 @@
-import CEvent
-
 /// `tcp.bandwidth`: a token bucket lets `rate` bytes per second through.
 enum Bandwidth {
     static let kind = FaultKind(
@@ -25,30 +23,21 @@ final class BandwidthStage: ByteStage {
     private var refilled = ContinuousClock.now
     /// Bytes have waited since the last refill: a late timer must not cost them their tokens.
     private var behind = false
-    private let held: OpaquePointer
-    private let out: OpaquePointer
     private let loop: EventLoop
-    private lazy var timer = Timer(loop: loop) { [unowned self] in release() }
+    private lazy var bytes = HeldBytes(loop: loop) { [unowned self] in release() }
 
     init(loop: EventLoop, bytesPerSecond: Int) {
         self.loop = loop
         rate = Double(bytesPerSecond)
         burst = max(rate / 100, 1)
         tokens = burst
-        held = evbuffer_new()
-        out = evbuffer_new()
     }
 
-    deinit {
-        evbuffer_free(held)
-        evbuffer_free(out)
-    }
-
-    var heldBytes: Int { evbuffer_get_length(held) }
+    var heldBytes: Int { bytes.count }
 
     func push(_ data: OpaquePointer) {
-        evbuffer_add_buffer(held, data)
-        if !timer.isPending { release() }
+        bytes.hold(data)
+        if !bytes.timer.isPending { release() }
     }
 
     private func release() {
@@ -57,25 +46,22 @@ final class BandwidthStage: ByteStage {
         refilled = now
         let earned = tokens + rate * (Double(elapsed.microseconds) / 1e6)
         tokens = behind ? earned : min(burst, earned)
-        let allowed = min(Int(tokens), evbuffer_get_length(held))
+        let allowed = min(Int(tokens), bytes.count)
         if allowed > 0 {
             tokens -= Double(allowed)
-            evbuffer_remove_buffer(held, out, allowed)
+            bytes.pick(allowed)
         }
-        let waiting = evbuffer_get_length(held)
+        let waiting = bytes.count
         behind = waiting > 0
         if waiting == 0 { tokens = min(tokens, burst) }
         if waiting > 0 {
             let want = min(Double(waiting), burst) - tokens
-            timer.schedule(after: .microseconds(Int64(max(want, 1) / rate * 1e6)))
+            bytes.timer.schedule(after: .microseconds(Int64(max(want, 1) / rate * 1e6)))
         }
-        if evbuffer_get_length(out) > 0 { next(out) }
+        bytes.send(to: next)
     }
 
-    func releaseAll() {
-        timer.cancel()
-        if evbuffer_get_length(held) > 0 { next(held) }
-    }
+    func releaseAll() { bytes.releaseAll(to: next) }
 
-    func cancel() { timer.cancel() }
+    func cancel() { bytes.timer.cancel() }
 }

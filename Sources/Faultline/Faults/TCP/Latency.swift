@@ -20,34 +20,25 @@ enum Latency {
     }
 }
 
-/// Holds chunks in one evbuffer with a queue of (due time, length) marks, released by one timer.
+/// Holds chunks with a queue of (due time, length) marks, released by one timer.
 final class LatencyStage: ByteStage {
     var next: (OpaquePointer) -> Void = { _ in }
     private let delay: Duration
     private let jitter: Duration
     private var random: SplitMix64
-    private let held: OpaquePointer
-    private let out: OpaquePointer
     private var marks = MarkQueue()
     private var lastDue = ContinuousClock.now
-    private lazy var timer = Timer(loop: loop) { [unowned self] in release() }
     private let loop: EventLoop
+    private lazy var bytes = HeldBytes(loop: loop) { [unowned self] in release() }
 
     init(loop: EventLoop, delay: Duration, jitter: Duration, random: SplitMix64) {
         self.loop = loop
         self.delay = delay
         self.jitter = jitter
         self.random = random
-        held = evbuffer_new()
-        out = evbuffer_new()
     }
 
-    deinit {
-        evbuffer_free(held)
-        evbuffer_free(out)
-    }
-
-    var heldBytes: Int { evbuffer_get_length(held) }
+    var heldBytes: Int { bytes.count }
 
     func push(_ data: OpaquePointer) {
         let length = evbuffer_get_length(data)
@@ -55,9 +46,9 @@ final class LatencyStage: ByteStage {
         if delay == .zero && jitter == .zero && marks.isEmpty { return next(data) }
         let now = ContinuousClock.now
         lastDue = max(lastDue, now + sampleDelay())
-        evbuffer_add_buffer(held, data)
+        bytes.hold(data)
         marks.append(due: lastDue, length: length)
-        if marks.count == 1 { timer.schedule(after: lastDue - now) }
+        if marks.count == 1 { bytes.timer.schedule(after: lastDue - now) }
     }
 
     private func sampleDelay() -> Duration {
@@ -71,19 +62,18 @@ final class LatencyStage: ByteStage {
         let now = ContinuousClock.now
         while let head = marks.first, head.due <= now {
             marks.removeFirst()
-            evbuffer_remove_buffer(held, out, head.length)
+            bytes.pick(head.length)
         }
-        if let head = marks.first { timer.schedule(after: head.due - now) }
-        if evbuffer_get_length(out) > 0 { next(out) }
+        if let head = marks.first { bytes.timer.schedule(after: head.due - now) }
+        bytes.send(to: next)
     }
 
     func releaseAll() {
-        timer.cancel()
         marks.removeAll()
-        if evbuffer_get_length(held) > 0 { next(held) }
+        bytes.releaseAll(to: next)
     }
 
-    func cancel() { timer.cancel() }
+    func cancel() { bytes.timer.cancel() }
 }
 
 /// A FIFO of (due, length) that reuses its storage: no allocation per chunk once warm.

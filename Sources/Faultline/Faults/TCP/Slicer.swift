@@ -1,5 +1,3 @@
-import CEvent
-
 /// `tcp.slicer`: bytes leave in separate writes of about `size` (± `variation`) bytes,
 /// `delay` apart — what a client sees from a server that trickles small packets.
 enum Slicer {
@@ -34,10 +32,8 @@ final class SlicerStage: ByteStage {
     private let variation: Int
     private let delay: Duration
     private var random: SplitMix64
-    private let held: OpaquePointer
-    private let out: OpaquePointer
     private let loop: EventLoop
-    private lazy var timer = Timer(loop: loop) { [unowned self] in sendSlices() }
+    private lazy var bytes = HeldBytes(loop: loop) { [unowned self] in sendSlices() }
 
     init(loop: EventLoop, size: Int, variation: Int, delay: Duration, random: SplitMix64) {
         self.loop = loop
@@ -45,36 +41,26 @@ final class SlicerStage: ByteStage {
         self.variation = min(variation, size - 1)
         self.delay = delay
         self.random = random
-        held = evbuffer_new()
-        out = evbuffer_new()
     }
 
-    deinit {
-        evbuffer_free(held)
-        evbuffer_free(out)
-    }
-
-    var heldBytes: Int { evbuffer_get_length(held) }
+    var heldBytes: Int { bytes.count }
 
     func push(_ data: OpaquePointer) {
-        evbuffer_add_buffer(held, data)
-        if !timer.isPending { sendSlices() }
+        bytes.hold(data)
+        if !bytes.timer.isPending { sendSlices() }
     }
 
     /// Without a delay every slice goes now, each as its own write; with one, one per tick.
     private func sendSlices() {
         repeat {
             let length = size + (variation > 0 ? Int.random(in: -variation...variation, using: &random) : 0)
-            evbuffer_remove_buffer(held, out, length)
-            next(out)
-        } while delay == .zero && evbuffer_get_length(held) > 0
-        if evbuffer_get_length(held) > 0 { timer.schedule(after: delay) }
+            bytes.pick(length)
+            bytes.send(to: next)
+        } while delay == .zero && bytes.count > 0
+        if bytes.count > 0 { bytes.timer.schedule(after: delay) }
     }
 
-    func releaseAll() {
-        timer.cancel()
-        if evbuffer_get_length(held) > 0 { next(held) }
-    }
+    func releaseAll() { bytes.releaseAll(to: next) }
 
-    func cancel() { timer.cancel() }
+    func cancel() { bytes.timer.cancel() }
 }
