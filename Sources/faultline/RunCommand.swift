@@ -90,6 +90,9 @@ struct RunCommand: ParsableCommand {
         if let status = outcome.commandStatus {
             print("command: exited with status \(status)\(status == 0 ? "" : " (the run fails)")")
         }
+        if let signo = outcome.interruptedBy {
+            print("run: interrupted by signal \(signo) before the end (the run fails)")
+        }
         if let junit {
             let xml = VerdictReport.junitXML(verdicts, scenario: scenario, duration: outcome.duration)
             do {

@@ -220,6 +220,13 @@ final class Link {
         }
     }
 
+    /// A paused pipe's peer closed (a client giving up on a blackhole): end the link with
+    /// FINs, as the real connection would end, so the give-up is seen when it happens.
+    func peerLeftWhilePaused(_ pipe: Pipe) {
+        log.debug("\(pipe.direction == .upstream ? "client" : "upstream") closed while nothing was read; closing")
+        close(resetClient: false, resetUpstream: false)
+    }
+
     /// Reading the source failed (usually ECONNRESET): the other peer gets an RST too.
     func sourceFailed(_ pipe: Pipe, errno error: Int32) {
         let peer = pipe.direction == .upstream ? "client" : "upstream"

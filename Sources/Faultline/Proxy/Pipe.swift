@@ -13,7 +13,7 @@ final class Pipe {
     enum Direction: String { case upstream, downstream }
 
     let direction: Direction
-    private unowned let link: Link
+    fileprivate unowned let link: Link
     private let source: Int32
     private let sink: Int32
     private let limits: PipeLimits
@@ -41,9 +41,21 @@ final class Pipe {
     /// What the buffered path reads into while the chain has stages.
     private var intake: OpaquePointer?
     /// `tcp.timeout`: read nothing while set.
+    /// While paused nothing is read, so a peer's FIN would go unseen; `closeWatch` (EV_CLOSED,
+    /// EPOLLRDHUP) notices a peer that gives up, and the link then ends as it would for real.
     var paused = false {
-        didSet { paused ? disarmRead() : armRead() }
+        didSet {
+            guard paused != oldValue, !disposed else { return }
+            if paused {
+                disarmRead()
+                event_add(closeWatch, nil)
+            } else {
+                event_del(closeWatch)
+                armRead()
+            }
+        }
     }
+    private var closeWatch: OpaquePointer?
     /// `tcp.limit_data`: bytes still allowed through; at 0 the link closes.
     var remaining: Int?
     /// `tcp.slow_close`: how long the FIN waits once everything is written.
@@ -69,11 +81,13 @@ final class Pipe {
         let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(base, source, Int16(EV_READ | EV_PERSIST), pipeReadable, me)
         writeEvent = event_new(base, sink, Int16(EV_WRITE | EV_PERSIST), pipeWritable, me)
+        closeWatch = event_new(base, source, Int16(EV_CLOSED | EV_PERSIST), pipeSourceClosed, me)
     }
 
     deinit {
         event_free(readEvent)
         event_free(writeEvent)
+        event_free(closeWatch)
         if let buffer { evbuffer_free(buffer) }
         if let intake { evbuffer_free(intake) }
     }
@@ -84,6 +98,7 @@ final class Pipe {
     /// Stops every callback and releases the kernel pipe; the link closes the sockets.
     func dispose() {
         disposed = true
+        event_del(closeWatch)
         disarmRead()
         disarmWrite()
         channel = nil
@@ -328,6 +343,12 @@ final class Pipe {
 private func pipeReadable(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {
     guard let arg else { return }
     Unmanaged<Pipe>.fromOpaque(arg).takeUnretainedValue().readable()
+}
+
+private func pipeSourceClosed(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {
+    guard let arg else { return }
+    let pipe = Unmanaged<Pipe>.fromOpaque(arg).takeUnretainedValue()
+    pipe.link.peerLeftWhilePaused(pipe)
 }
 
 private func pipeWritable(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {

@@ -19,8 +19,9 @@ enum Figures {
     /// any behaviour an expectation judges.
     static func seconds(_ duration: Duration) -> String {
         let (whole, atto) = duration.components
-        let milliseconds = Double(whole) * 1000 + Double(atto) / 1e15
-        if abs(milliseconds) < 1000 { return "\(Int64(milliseconds.rounded()))ms" }
+        // Round first, so 999.6 ms reads 1.0s rather than 1000ms.
+        let milliseconds = (Double(whole) * 1000 + Double(atto) / 1e15).rounded()
+        if abs(milliseconds) < 1000 { return "\(Int64(milliseconds))ms" }
         let centis = Int64((milliseconds / 10).rounded())
         let fraction = abs(centis % 100)
         let decimals = fraction % 10 == 0 ? "\(fraction / 10)" : (fraction < 10 ? "0\(fraction)" : "\(fraction)")
