@@ -5,11 +5,13 @@ import Glibc
 /// last reference cancels it.
 public final class Timer {
     private var event: OpaquePointer?
+    private let base: OpaquePointer
     private let action: () -> Void
 
     /// Creates an unscheduled timer that runs `action` on the loop thread when it fires.
     public init(loop: EventLoop, action: @escaping () -> Void) {
         self.action = action
+        self.base = loop.base
         let me = Unmanaged.passUnretained(self).toOpaque()
         event = event_new(loop.base, -1, 0, timerFired, me)
     }
@@ -18,6 +20,9 @@ public final class Timer {
 
     /// (Re)arms the timer to fire once after `delay`.
     public func schedule(after delay: Duration) {
+        // libevent counts from the time it cached when the loop woke; late in a busy turn that
+        // is already in the past, and the timer would fire early by that much.
+        event_base_update_cache_time(base)
         var tv = delay.timeval
         event_add(event, &tv)
     }
