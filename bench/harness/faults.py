@@ -251,8 +251,8 @@ def _legend(s: Settings) -> list[str]:
         f"tcp.cutoff: {CUTOFF_BATCHES} x {CUTOFF_BATCH} idle connections, each batch open at once, "
         f"through `--fault tcp.cutoff:after={CUTOFF_S}s`; error = (connect() returning -> recv() "
         f"returning EOF) - {CUTOFF_S} s. faultline counts from its accept, which comes after the "
-        "client's connect() returns. A batch's timers come due together: one stall of the "
-        "machine lands on all its samples.",
+        "client's connect() returns. A batch's connects are 4 ms apart, so its timers come due "
+        "within 200 ms and one stall of the machine lands on a few samples, not all of them.",
         f"iperf3: -t {s.fault_iperf_seconds} -P 1, {repeats}. `tcp.latency:ms=0` delays nothing "
         "but puts the link on the buffered path (compare faultline-buffered in the main table).",
         "Cells: figure (ratio to HAProxy ×h, to Toxiproxy ×t); errors are signed (+ = late), "
