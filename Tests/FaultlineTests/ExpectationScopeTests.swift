@@ -157,6 +157,10 @@ final class ExpectationScopeTests: XCTestCase {
             "quiet_after_failures: 'quiet' must be a duration such as 10s, not 10",
         ])
         XCTAssertEqual(ExpectationSpec.kind(named: "no_request")?.problems(in: [:]), [])
+        XCTAssertEqual(ExpectationSpec.kind(named: "max_connection_attempts")?.problems(in: ["limit": .number(6.5)]), [
+            "max_connection_attempts: 'limit' must be a whole number, not 6.5",
+        ])
+        XCTAssertEqual(ExpectationSpec.kind(named: "max_rate")?.problems(in: ["rate": .number(2.5)]), [])
     }
 
     func testLabelsFollowTheYAML() {

@@ -63,6 +63,14 @@ final class ScenarioErrorTests: XCTestCase {
         ])
     }
 
+    func testCountsAreWholeNumbers() {
+        let yaml = Self.head + "expect:\n  - max_connection_attempts: 6.5\n  - quiet_after_failures: { failures: 2.5, quiet: 1s }\n  - max_rate: 2.5\n"
+        XCTAssertEqual(errors(yaml), [
+            "s.yaml:12:30: max_connection_attempts: expected a whole number ≥ 0 such as 6, found '6.5'",
+            "s.yaml:13:39: failures: expected a whole number ≥ 0 such as 5, found '2.5'",
+        ])
+    }
+
     func testWrongTypesInsideEntries() {
         let yaml = Self.head
             .replacingOccurrences(of: "  api:\n    listen: 127.0.0.1:18080\n    upstream: 127.0.0.1:8080\n", with: "  api: 127.0.0.1:18080\n")
@@ -198,7 +206,7 @@ final class ScenarioErrorTests: XCTestCase {
               - { proxy: redis, max_rate: 5, backoff: true }
               - { proxy: redis, first_success_within: 10s, within: 5s }
             """), [
-            "s.yaml:12:46: max_connection_attempts: expected a number ≥ 0 such as 6, found 'many'",
+            "s.yaml:12:46: max_connection_attempts: expected a whole number ≥ 0 such as 6, found 'many'",
             "s.yaml:13:21: unknown key 'max_rat' in an expectation (did you mean 'max_rate'?)",
             "s.yaml:14:5: missing check: an expectation needs one of max_connection_attempts, max_requests, max_rate, "
                 + "backoff, quiet_after_failures, probe_after, first_success_within, no_request or client_rejects_certificate",

@@ -129,6 +129,9 @@ extension ScenarioBuilder {
         case .number:
             if let text, let value = Double(text), value.isFinite, value >= 0 { return .number(value) }
             expected = "a number ≥ 0 such as \(parameter.example)"
+        case .count:
+            if let text, let value = Int(text), value >= 0 { return .number(Double(value)) }
+            expected = "a whole number ≥ 0 such as \(parameter.example)"
         case .duration:
             if let text, let value = try? DurationText.parse(text) { return .duration(value) }
             let unit = text.flatMap(Double.init) != nil ? " (add a unit, e.g. \(text ?? "")s)" : ""

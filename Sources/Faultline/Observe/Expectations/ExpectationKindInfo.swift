@@ -2,6 +2,8 @@
 public enum ExpectationValueType: String, Sendable, Equatable {
     /// A plain number: `6`, `2.5`.
     case number
+    /// A whole number: `6` (held as a `.number` value).
+    case count
     /// `250ms`, `10s`, `1m`.
     case duration
     /// A string.
@@ -61,10 +63,13 @@ public struct ExpectationKindInfo: Sendable {
                 if parameter.required { problems.append("\(name) needs '\(parameter.name)' (\(parameter.meaning))") }
                 continue
             }
-            if value.type != parameter.type {
+            let type = parameter.type == .count ? .number : parameter.type
+            if value.type != type {
                 problems.append("\(name): '\(parameter.name)' must be a \(parameter.type.rawValue) such as \(parameter.example), not \(value)")
             } else if case .number(let number) = value, !(number.isFinite && number >= 0) {
                 problems.append("\(name): '\(parameter.name)' must be a number ≥ 0, not \(value)")
+            } else if case .number(let number) = value, parameter.type == .count, number != number.rounded() {
+                problems.append("\(name): '\(parameter.name)' must be a whole number, not \(value)")
             }
         }
         return problems

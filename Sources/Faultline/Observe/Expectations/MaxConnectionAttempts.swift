@@ -4,7 +4,7 @@ enum MaxConnectionAttempts: ExpectationCheck {
     static let info = ExpectationKindInfo(
         name: "max_connection_attempts",
         summary: "At most `limit` connection attempts (connections accepted by the proxy) in scope.",
-        parameters: [.init("limit", .number, "the most connection attempts allowed", example: "6")],
+        parameters: [.init("limit", .count, "the most connection attempts allowed", example: "6")],
         scalarParameter: "limit",
         example: "- during: outage\n  proxy: redis\n  max_connection_attempts: 6")
 

@@ -4,7 +4,7 @@ enum MaxRequests: ExpectationCheck {
     static let info = ExpectationKindInfo(
         name: "max_requests",
         summary: "At most `limit` requests in scope (on a TCP proxy each connection counts as one request).",
-        parameters: [.init("limit", .number, "the most requests allowed", example: "20")],
+        parameters: [.init("limit", .count, "the most requests allowed", example: "20")],
         scalarParameter: "limit",
         example: "- during: outage\n  max_requests: 20")
 
