@@ -25,7 +25,7 @@ final class FaultSpecTests: XCTestCase {
     func testUnknownKindIsRejectedByTheRegistry() throws {
         let spec = try FaultSpec(parsing: "tcp.lattency:ms=1")
         XCTAssertThrowsError(try Fault(parsing: spec)) { error in
-            XCTAssertTrue("\(error)".hasPrefix("invalid fault 'tcp.lattency': unknown fault kind; known kinds: tcp.latency, "), "\(error)")
+            XCTAssertTrue("\(error)".hasPrefix("invalid fault 'tcp.lattency': unknown fault kind (did you mean 'tcp.latency'?); known kinds: tcp.latency, "), "\(error)")
         }
     }
 }

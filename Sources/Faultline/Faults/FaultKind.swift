@@ -47,7 +47,7 @@ public struct FaultKind: Sendable {
 
     func unknownParameterMessage(_ key: String) -> String {
         let known = (parameters + Fault.commonParameters).map(\.name)
-        let hint = known.first { $0.hasPrefix(key.prefix(2)) }.map { " (did you mean '\($0)'?)" } ?? ""
+        let hint = Suggestion.closest(to: key, in: known).map { " (did you mean '\($0)'?)" } ?? ""
         return "\(name) has no such parameter\(hint); it takes \(known.joined(separator: ", "))"
     }
 }

@@ -18,8 +18,7 @@ public enum FaultRegistry {
     }
 
     static func unknownKindMessage(_ name: String) -> String {
-        let close = kinds.first { $0.name.split(separator: ".").last == name.split(separator: ".").last }
-        let hint = close.map { " (did you mean \($0.name)?)" } ?? ""
+        let hint = Suggestion.closest(to: name, in: kinds.map(\.name)).map { " (did you mean '\($0)'?)" } ?? ""
         return "unknown fault kind\(hint); known kinds: \(kinds.map(\.name).joined(separator: ", "))"
     }
 }

@@ -55,7 +55,7 @@ public struct ExpectationKindInfo: Sendable {
         var problems: [String] = []
         let known = self.parameters.map(\.name)
         for key in parameters.keys.sorted() where !known.contains(key) {
-            let hint = known.first { $0.hasPrefix(key.prefix(2)) }.map { " (did you mean '\($0)'?)" } ?? ""
+            let hint = Suggestion.closest(to: key, in: known).map { " (did you mean '\($0)'?)" } ?? ""
             problems.append("\(name) has no parameter '\(key)'\(hint); it takes \(known.joined(separator: ", "))")
         }
         for parameter in self.parameters {
