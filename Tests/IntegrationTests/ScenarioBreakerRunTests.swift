@@ -81,10 +81,9 @@ final class ScenarioBreakerRunTests: ScenarioRunCase {
     /// The shape of scenarios/dependency-stall-breaker.yaml: a blackhole that never closes
     /// (`after: 0s`), so only the client's own timeouts end the stalled connections. The
     /// client's FIN after each timeout is on the wire, and the same correct breaker client
-    /// must pass. While the blackhole stops reading the client socket altogether, the proxy
-    /// misses those FINs (no failure is seen: "at most 0 failures in a row") and, when the
-    /// phase ends, forwards the held PINGs and counts the replies as successes, so this
-    /// fails until the paused client socket is watched for its close (libevent EV_CLOSED).
+    /// must pass. The blackhole reads nothing, so the proxy sees those FINs only through its
+    /// EV_CLOSED watch on the paused socket; without it no failure would be seen ("at most 0
+    /// failures in a row") and the held PINGs' replies would count as successes.
     func testBreakerClientPassesAgainstAnEndlessBlackhole() throws {
         let redis = try startRedis()
         let listen = try Sock.freePort()

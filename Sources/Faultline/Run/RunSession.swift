@@ -36,7 +36,7 @@ public final class RunSession {
     /// Every fact of the run; subscribe before `start()`.
     public let bus = EventBus()
     /// The proxies by name.
-    public private(set) var proxies: [String: Proxy] = [:]
+    public let proxies: [String: Proxy]
     /// The timeline being played.
     public let timeline: Timeline
     private let loop: EventLoop
