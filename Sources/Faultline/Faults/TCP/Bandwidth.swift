@@ -9,7 +9,7 @@ enum Bandwidth {
         touchesBytes: true,
         toxiproxy: ToxiproxyName(type: "bandwidth", attributes: ["rate": "rate"])
     ) { fault, link in
-        StageEffect(fault: fault, link: link) { _ in BandwidthStage(loop: link.loop, bytesPerSecond: fault.count("rate")) }
+        StageEffect(fault: fault, link: link) { loop, _ in BandwidthStage(loop: loop, bytesPerSecond: fault.count("rate")) }
     }
 }
 
@@ -24,10 +24,12 @@ final class BandwidthStage: ByteStage {
     /// Bytes have waited since the last refill: a late timer must not cost them their tokens.
     private var behind = false
     private let loop: EventLoop
+    private let live: LiveToken
     private lazy var bytes = HeldBytes(loop: loop) { [unowned self] in release() }
 
     init(loop: EventLoop, bytesPerSecond: Int) {
         self.loop = loop
+        live = LiveToken(.stage, on: loop)
         rate = Double(bytesPerSecond)
         burst = max(rate / 100, 1)
         tokens = burst

@@ -14,8 +14,8 @@ enum Latency {
         touchesBytes: true,
         toxiproxy: ToxiproxyName(type: "latency", attributes: ["latency": "ms", "jitter": "jitter"])
     ) { fault, link in
-        StageEffect(fault: fault, link: link) { random in
-            LatencyStage(loop: link.loop, delay: fault.duration("ms"), jitter: fault.duration("jitter"), random: random)
+        StageEffect(fault: fault, link: link) { loop, random in
+            LatencyStage(loop: loop, delay: fault.duration("ms"), jitter: fault.duration("jitter"), random: random)
         }
     }
 }
@@ -29,10 +29,12 @@ final class LatencyStage: ByteStage {
     private var marks = MarkQueue()
     private var lastDue = ContinuousClock.now
     private let loop: EventLoop
+    private let live: LiveToken
     private lazy var bytes = HeldBytes(loop: loop) { [unowned self] in release() }
 
     init(loop: EventLoop, delay: Duration, jitter: Duration, random: SplitMix64) {
         self.loop = loop
+        live = LiveToken(.stage, on: loop)
         self.delay = delay
         self.jitter = jitter
         self.random = random

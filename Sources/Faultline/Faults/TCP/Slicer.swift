@@ -18,8 +18,8 @@ enum Slicer {
             guard fault.count("size") > 0 else { throw ParameterError(parameter: "size", message: "must be at least 1") }
         }
     ) { fault, link in
-        StageEffect(fault: fault, link: link) { random in
-            SlicerStage(loop: link.loop, size: fault.count("size"), variation: fault.count("variation"),
+        StageEffect(fault: fault, link: link) { loop, random in
+            SlicerStage(loop: loop, size: fault.count("size"), variation: fault.count("variation"),
                         delay: fault.duration("delay"), random: random)
         }
     }
@@ -33,10 +33,12 @@ final class SlicerStage: ByteStage {
     private let delay: Duration
     private var random: SplitMix64
     private let loop: EventLoop
+    private let live: LiveToken
     private lazy var bytes = HeldBytes(loop: loop) { [unowned self] in sendSlices() }
 
     init(loop: EventLoop, size: Int, variation: Int, delay: Duration, random: SplitMix64) {
         self.loop = loop
+        live = LiveToken(.stage, on: loop)
         self.size = size
         self.variation = min(variation, size - 1)
         self.delay = delay
