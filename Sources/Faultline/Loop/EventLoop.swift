@@ -12,6 +12,9 @@ public final class EventLoop {
     /// One buffer for every small read on this loop: callbacks never overlap, so sharing it
     /// costs nothing and saves an allocation per chunk.
     let scratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 64)
+    /// Link-made objects alive on this loop (links, pipes, effects, stages, timers); read it
+    /// on the loop thread.
+    public internal(set) var liveObjects = LiveObjects()
 
     /// Creates a loop with precise timers (100 ms fires at ~100.15 ms instead of ~104).
     public init() throws {

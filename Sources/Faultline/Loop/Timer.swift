@@ -7,11 +7,13 @@ public final class Timer {
     private var event: OpaquePointer?
     private let base: OpaquePointer
     private let action: () -> Void
+    private let live: LiveToken
 
     /// Creates an unscheduled timer that runs `action` on the loop thread when it fires.
     public init(loop: EventLoop, action: @escaping () -> Void) {
         self.action = action
         self.base = loop.base
+        self.live = LiveToken(.timer, on: loop)
         let me = Unmanaged.passUnretained(self).toOpaque()
         event = event_new(loop.base, -1, 0, timerFired, me)
     }

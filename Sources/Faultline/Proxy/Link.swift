@@ -26,11 +26,13 @@ final class Link {
     /// What each fault that applies to this link does to it, by fault name.
     private var effects: [String: any LinkEffect] = [:]
     private var connectTimer: Timer?
+    private let live: LiveToken
 
     init(id: UInt64, client: Int32, proxy: Proxy) {
         self.id = id
         self.client = client
         self.proxy = proxy
+        live = LiveToken(.link, on: proxy.loop)
         var log = proxy.log
         log[metadataKey: "link"] = "\(id)"
         self.log = log

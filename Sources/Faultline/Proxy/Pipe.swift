@@ -62,6 +62,7 @@ final class Pipe {
     var finishDelay: Duration?
     private var finishTimer: Timer?
     private let loop: EventLoop
+    private let live: LiveToken
     /// Whether the sink has been sent its FIN.
     private(set) var sinkFinished = false
     /// Bytes read from the source so far.
@@ -77,6 +78,7 @@ final class Pipe {
         self.limits = limits
         self.scratch = loop.scratch
         self.loop = loop
+        live = LiveToken(.pipe, on: loop)
         let base = loop.base
         let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(base, source, Int16(EV_READ | EV_PERSIST), pipeReadable, me)

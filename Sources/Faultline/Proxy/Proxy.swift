@@ -51,7 +51,9 @@ public final class Proxy {
     /// Where the proxy reports connections and faults; shared by every proxy of a run.
     public var bus = EventBus()
     private var retired: [Link] = []
-    private lazy var reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() }
+    /// Frees closed links on the next loop turn; made by `start()`, so the proxy's own timers
+    /// all exist before the first link and per-link counts compare cleanly.
+    private var reaper: Timer?
     private var nextLinkID: UInt64 = 0
     private var boundWhileSuspended: SocketAddress?
     private var drainTimer: Timer?
@@ -83,6 +85,7 @@ public final class Proxy {
     /// Binds the listen address and starts accepting.
     public func start() throws {
         listening = true
+        if reaper == nil { reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() } }
         try bind(requestedListen)
         log.info("listening on \(listener?.address.description ?? "?"), forwarding to \(upstream)")
         bus.emit(.listening(address: listener?.address.description ?? requestedListen.description), proxy: name)
@@ -168,7 +171,7 @@ public final class Proxy {
     func linkClosed(_ link: Link) {
         guard let gone = links.removeValue(forKey: ObjectIdentifier(link)) else { return }
         retired.append(gone)
-        if !reaper.isPending { reaper.schedule(after: .zero) }
+        if reaper?.isPending == false { reaper?.schedule(after: .zero) }
         stats.open = links.count
         if links.isEmpty && onDrained != nil { finishDrain() }
     }

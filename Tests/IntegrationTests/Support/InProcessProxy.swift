@@ -2,6 +2,7 @@ import Dispatch
 import Faultline
 import Foundation
 import Logging
+import XCTest
 
 /// A `Proxy` on its own `EventLoop` thread inside the test process, for what the CLI cannot
 /// do: switch `dataPath` on live links and read `stats`.
@@ -17,6 +18,9 @@ final class InProcessProxy: @unchecked Sendable {
     private var stopped = false
     /// The port the proxy listens on.
     private(set) var port: UInt16 = 0
+    /// Link-made objects alive right after the proxy started: what must be left once every
+    /// link has closed, whatever faults the links met.
+    private var idleObjects = LiveObjects()
 
     init(upstream: String, listen: String = "127.0.0.1:0", path: DataPath,
          options: ProxyOptions = ProxyOptions()) throws {
@@ -42,6 +46,7 @@ final class InProcessProxy: @unchecked Sendable {
             self.loop = loop
             self.proxy = proxy
             port = proxy.listenAddress?.port ?? 0
+            idleObjects = loop.liveObjects
         } catch {
             startError = error
         }
@@ -79,15 +84,46 @@ final class InProcessProxy: @unchecked Sendable {
         get throws { try onLoop { $0.stats } }
     }
 
-    /// Graceful shutdown, then waits for the loop thread to end.
-    func stop(grace: Duration = .milliseconds(200)) {
+    /// Link-made objects alive now (links, pipes, effects, stages, timers).
+    var liveObjects: LiveObjects {
+        get throws { try onLoop { _ in self.loop?.liveObjects ?? LiveObjects() } }
+    }
+
+    /// Once every link has closed, no object a link made may be left: checked by `stop()`
+    /// whenever the test's links are gone by then, so every fault kind's tests check it.
+    func assertLinkObjectsReleased(waiting seconds: Double, file: StaticString = #filePath, line: UInt = #line) {
+        let deadline = monotonicSeconds() + seconds
+        var live = (try? liveObjects) ?? LiveObjects()
+        while live != idleObjects && monotonicSeconds() < deadline {
+            usleep(10_000)
+            live = (try? liveObjects) ?? live
+        }
+        XCTAssertEqual(live, idleObjects, "objects made by links outlived them (alive now vs. before any link)", file: file, line: line)
+    }
+
+    /// Graceful shutdown, then waits for the loop thread to end. When the test's links have
+    /// closed (or close within a second), first checks that nothing they made is left.
+    func stop(grace: Duration = .milliseconds(200), file: StaticString = #filePath, line: UInt = #line) {
         guard !stopped else { return }
+        if linksClose(within: 1) { assertLinkObjectsReleased(waiting: 1, file: file, line: line) }
         stopped = true
         loop?.execute { [self] in
             guard let proxy, let loop else { return }
             proxy.shutdown(grace: grace) { loop.stop() }
         }
         _ = finished.wait(timeout: .now() + 10)
+    }
+}
+
+extension InProcessProxy {
+    fileprivate func linksClose(within seconds: Double) -> Bool {
+        let deadline = monotonicSeconds() + seconds
+        while monotonicSeconds() < deadline {
+            guard let open = try? onLoop({ $0.stats.open }) else { return false }
+            if open == 0 { return true }
+            usleep(10_000)
+        }
+        return false
     }
 }
 

@@ -13,8 +13,8 @@ enum Down {
             }
         },
         closesListener: { $0.word("mode") == "refuse" }
-    ) { fault, _ in
-        ConnectEffect(fault.word("mode") == "refuse" ? .proceed : .reject(reset: fault.word("mode") == "reset"))
+    ) { fault, link in
+        ConnectEffect(fault.word("mode") == "refuse" ? .proceed : .reject(reset: fault.word("mode") == "reset"), link: link)
     }
 }
 
@@ -25,8 +25,8 @@ enum ConnectDelay {
         summary: "hold the upstream connect for delay",
         parameters: [FaultParameter("delay", .duration(bareUnit: .milliseconds), default: nil, "how long the connect waits (bare numbers are ms)")],
         example: "tcp.connect_delay:delay=3s"
-    ) { fault, _ in
-        ConnectEffect(.delay(fault.duration("delay")))
+    ) { fault, link in
+        ConnectEffect(.delay(fault.duration("delay")), link: link)
     }
 }
 
@@ -37,16 +37,20 @@ enum RefuseUpstream {
         summary: "close accepted clients as if the upstream refused the connect",
         parameters: [],
         example: "tcp.refuse_upstream:first=3"
-    ) { _, _ in
-        ConnectEffect(.refuse)
+    ) { _, link in
+        ConnectEffect(.refuse, link: link)
     }
 }
 
 /// An effect that only decides what happens at connect time.
 final class ConnectEffect: LinkEffect {
     private let decision: ConnectDecision
+    private let live: LiveToken
 
-    init(_ decision: ConnectDecision) { self.decision = decision }
+    init(_ decision: ConnectDecision, link: Link) {
+        self.decision = decision
+        live = LiveToken(.effect, on: link.loop)
+    }
 
     func beforeConnect() -> ConnectDecision { decision }
 }

@@ -27,6 +27,7 @@ enum Cutoff {
 /// link's last activity, so no timer is touched per chunk.
 final class CutoffEffect: LinkEffect {
     private unowned let link: Link
+    private let live: LiveToken
     private let fault: Fault
     private let lifetime: TimerEffect?
     private var idleTimer: Timer?
@@ -34,6 +35,7 @@ final class CutoffEffect: LinkEffect {
     init(fault: Fault, link: Link) {
         self.fault = fault
         self.link = link
+        live = LiveToken(.effect, on: link.loop)
         let after = fault.duration("after")
         lifetime = after > .zero
             ? TimerEffect(fault: fault, link: link, reset: fault.word("how") == "rst") { link in

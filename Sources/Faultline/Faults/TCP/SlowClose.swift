@@ -17,6 +17,7 @@ enum SlowClose {
 /// An effect that sets something on each pipe its direction covers, and unsets it.
 final class PipeSettingEffect: LinkEffect {
     private unowned let link: Link
+    private let live: LiveToken
     private let fault: Fault
     private let apply: (Pipe) -> Void
     private let undo: (Pipe) -> Void
@@ -24,6 +25,7 @@ final class PipeSettingEffect: LinkEffect {
     init(fault: Fault, link: Link, apply: @escaping (Pipe) -> Void, undo: @escaping (Pipe) -> Void) {
         self.fault = fault
         self.link = link
+        live = LiveToken(.effect, on: link.loop)
         self.apply = apply
         self.undo = undo
     }

@@ -20,8 +20,10 @@ enum Timeout {
 final class BlackholeEffect: LinkEffect {
     private let pause: PipeSettingEffect
     private let close: TimerEffect?
+    private let live: LiveToken
 
     init(fault: Fault, link: Link) {
+        live = LiveToken(.effect, on: link.loop)
         pause = PipeSettingEffect(fault: fault, link: link, apply: { $0.paused = true }, undo: { $0.paused = false })
         let after = fault.duration("after")
         close = after > .zero ? TimerEffect(fault: fault, link: link, reset: false) { _ in after } : nil

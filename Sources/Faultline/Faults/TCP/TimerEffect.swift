@@ -1,6 +1,7 @@
 /// An effect that ends the link when a timer fires; removing the fault cancels the timer.
 final class TimerEffect: LinkEffect {
     private unowned let link: Link
+    private let live: LiveToken
     private let fault: Fault
     private let due: (Link) -> Duration
     private let reset: Bool
@@ -10,6 +11,7 @@ final class TimerEffect: LinkEffect {
     init(fault: Fault, link: Link, reset: Bool, due: @escaping (Link) -> Duration) {
         self.fault = fault
         self.link = link
+        live = LiveToken(.effect, on: link.loop)
         self.reset = reset
         self.due = due
     }
