@@ -15,7 +15,7 @@ struct RunCommand: ParsableCommand {
             CMD failed, 2 bad input.
 
             Examples:
-              faultline run scenarios/redis-idle-cutoff.yaml -- python3 client.py
+              faultline run scenarios/redis-idle-cutoff.yaml -- python3 examples/redis_client_correct.py --port 16379 --duration 20
               faultline run scenarios/startup-race.yaml --junit verdict.xml --seed 7 -- ./start-service.sh
             """)
 
