@@ -43,7 +43,7 @@ final class FaultParsingTests: XCTestCase {
         XCTAssertEqual(message("tcp.cutoff:how=fin"),
                        "invalid fault 'tcp.cutoff': parameter 'after': tcp.cutoff needs after or idle (or both) above 0")
         XCTAssertEqual(message("tcp.cutoff:after=1s,how=kill"),
-                       "invalid fault 'tcp.cutoff': parameter 'how': 'kill' is not one of fin, rst")
+                       "invalid fault 'tcp.cutoff': parameter 'how': 'kill' is not one of fin, rst, drop")
         XCTAssertEqual(message("tcp.down:first=2"),
                        "invalid fault 'tcp.down': parameter 'mode': refuse closes the whole port, so first, every and probability cannot pick connections; use mode=reset or mode=close")
         XCTAssertEqual(message("tcp.latency:first=0"), "invalid fault 'tcp.latency': parameter 'first': '0' is not a whole number ≥ 1")

@@ -194,6 +194,33 @@ final class TCPFaultEndingTests: IntegrationCase {
         XCTAssertLessThanOrEqual(elapsed, 0.8, "cut after \(elapsed) s; after is 300 ms")
     }
 
+    /// how=drop is what a NAT that forgot the flow does: after `after` nothing passes either
+    /// way and neither side is told. The client's next request meets silence (no reply, no EOF,
+    /// no RST), the upstream neither gets it nor sees a FIN, until the client gives up; only
+    /// then does the upstream's connection end.
+    func testCutoffDropForwardsNothingAndTellsNoOne() throws {
+        let upstream = try ScriptedUpstream()
+        defer { upstream.close() }
+        let proxy = try InProcessProxy(upstream: upstream.address, faults: ["tcp.cutoff:after=300ms,how=drop"])
+        defer { proxy.stop() }
+        let server = upstream.serve { fd -> (forwarded: Int, toldAfter: Double, end: Received) in
+            try Sock.sendAll(fd, try Sock.readExactly(fd, 6))
+            let echoedAt = monotonicSeconds()
+            let (rest, end) = Sock.readToEnd(fd)
+            return (rest.count, monotonicSeconds() - echoedAt, end)
+        }
+        let client = try Sock.connect(port: proxy.port, timeout: 5)
+        XCTAssertEqual(try Sock.roundTrip(client, Array("hello\n".utf8)), 0, accuracy: 0.25, "before `after` the link works")
+        usleep(400_000)
+        try Sock.sendAll(client, Array("anyone?\n".utf8))
+        XCTAssertFalse(Sock.waitReadable(client, timeout: 0.7), "a dropped flow answers nothing: no reply, no EOF, no RST")
+        Sock.close(client)
+        let seen = try server.join(timeout: 5)
+        XCTAssertEqual(seen.forwarded, 0, "the dropped link forwarded the client's bytes")
+        XCTAssertEqual(seen.end, .eof, "once the client gave up, the upstream's connection ends with a FIN")
+        XCTAssertGreaterThanOrEqual(seen.toldAfter, 0.9, "the upstream was told \(seen.toldAfter) s after the echo, before the client left")
+    }
+
     /// `idle` counts silence: a link that talks every 60 ms outlives several idle periods,
     /// then ends about 300 ms after its last byte.
     func testCutoffIdleClosesOnlyAfterSilence() throws {

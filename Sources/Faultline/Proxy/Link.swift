@@ -21,8 +21,13 @@ final class Link {
     let openedAt = ContinuousClock.now
     /// When a byte last arrived from either side (`tcp.cutoff` with `idle`).
     private(set) var lastActivity = ContinuousClock.now
+    /// `tcp.cutoff how=drop` forgot this flow: nothing will pass again.
+    private var dropped = false
     /// `tcp.limit_data`: close the whole link once a pipe has sent its FIN.
     var closeWhenFinished = false
+    /// A request is outstanding: the client sent, and no reply reached it yet. Kept only
+    /// while someone observes the bus (expectations), so unobserved proxies pay one branch.
+    private var exchangeOutstanding = false
     /// What each fault that applies to this link does to it, by fault name.
     private var effects: [String: any LinkEffect] = [:]
     private var connectTimer: Timer?
@@ -68,9 +73,18 @@ final class Link {
         connectTimer?.schedule(after: delay)
     }
 
-    /// The upstream's first reply byte arrived.
-    func replied() {
-        proxy.bus.emit(.firstReply, proxy: proxy.name, link: id)
+    /// The client's bytes were read: a request starts unless one is outstanding.
+    func clientSent() {
+        guard !exchangeOutstanding, proxy.bus.isObserved else { return }
+        exchangeOutstanding = true
+        proxy.bus.emit(.exchangeStarted, proxy: proxy.name, link: id)
+    }
+
+    /// Upstream bytes were written to the client: the outstanding request is answered.
+    func replyDelivered() {
+        guard exchangeOutstanding else { return }
+        exchangeOutstanding = false
+        proxy.bus.emit(.exchangeAnswered, proxy: proxy.name, link: id)
     }
 
     /// Reports that the fault called `fault` acted on this link.
@@ -192,12 +206,24 @@ final class Link {
         toClient?.path = path
     }
 
-    /// Ends the link now for the fault called `fault`: FIN both ways, or RST both ways.
-    func cut(reset: Bool, by fault: String) {
-        guard !closed else { return }
-        log.debug("\(fault): closing with \(reset ? "RST" : "FIN")")
-        fired(fault, reset ? "reset" : "cut")
-        close(resetClient: reset, resetUpstream: reset)
+    /// Ends the link now for the fault called `fault`: FIN both ways, RST both ways, or a
+    /// silent drop (nothing passes again; the link closes once the client gives up).
+    func cut(_ ending: LinkEnding, by fault: String) {
+        guard !closed, !dropped else { return }
+        switch ending {
+        case .fin, .rst:
+            let reset = ending == .rst
+            log.debug("\(fault): closing with \(reset ? "RST" : "FIN")")
+            fired(fault, reset ? "reset" : "cut")
+            close(resetClient: reset, resetUpstream: reset)
+        case .drop:
+            log.debug("\(fault): dropping silently; closing once the client leaves")
+            fired(fault, "dropped")
+            dropped = true
+            toUpstream?.drop(watchingSource: true)
+            toClient?.drop(watchingSource: false)
+            if toUpstream == nil { close(resetClient: false, resetUpstream: false) }
+        }
     }
 
     /// Graceful end: read nothing more, write what was read, then FIN both ways.
@@ -251,7 +277,9 @@ final class Link {
         connectTimer = nil
         toUpstream?.dispose()
         toClient?.dispose()
-        finish(client, reset: resetClient)
+        // Bytes the client sent that were never read (a blackhole, a held connect) are a
+        // request it is abandoning: it counts, unanswered.
+        if finish(client, reset: resetClient) { clientSent() }
         if upstream >= 0 { finish(upstream, reset: resetUpstream) }
         let (up, down) = bytes
         let how = resetClient || resetUpstream ? ", with RST" : ""
@@ -261,15 +289,30 @@ final class Link {
         proxy.linkClosed(self)
     }
 
-    private func finish(_ fd: Int32, reset: Bool) {
+    /// Closes `fd` with an RST or a FIN; returns whether unread bytes waited in it.
+    @discardableResult
+    private func finish(_ fd: Int32, reset: Bool) -> Bool {
+        let unread: Bool
         if reset {
+            unread = Socket.hasUnreadInput(fd)
             Socket.setResetOnClose(fd)
         } else {
             // Linux answers close() with an RST while unread bytes wait; a FIN is meant here.
-            Socket.discardInput(fd, scratch: proxy.loop.scratch)
+            unread = Socket.discardInput(fd, scratch: proxy.loop.scratch) > 0
         }
         Glibc.close(fd)
+        return unread
     }
+}
+
+/// How a fault ends a link.
+enum LinkEnding {
+    /// FIN to both sides.
+    case fin
+    /// RST to both sides.
+    case rst
+    /// Nothing more passes and neither side is told (an expired NAT entry).
+    case drop
 }
 
 private func upstreamConnectReady(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {

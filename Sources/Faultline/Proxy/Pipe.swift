@@ -49,13 +49,15 @@ final class Pipe {
             if paused {
                 disarmRead()
                 event_add(closeWatch, nil)
-            } else {
+            } else if !dropped {
                 event_del(closeWatch)
                 armRead()
             }
         }
     }
     private var closeWatch: OpaquePointer?
+    /// `tcp.cutoff how=drop`: nothing is read or written again, whatever faults come and go.
+    private var dropped = false
     /// `tcp.limit_data`: bytes still allowed through; at 0 the link closes.
     var remaining: Int?
     /// `tcp.slow_close`: how long the FIN waits once everything is written.
@@ -108,6 +110,16 @@ final class Pipe {
         finishTimer = nil
     }
 
+    /// Forgets the flow: nothing is read or written from now on and no peer is told. With
+    /// `watchingSource`, the source leaving (the client giving up) is still noticed.
+    func drop(watchingSource: Bool) {
+        guard !disposed, !dropped else { return }
+        dropped = true
+        disarmRead()
+        disarmWrite()
+        if watchingSource { event_add(closeWatch, nil) } else { event_del(closeWatch) }
+    }
+
     /// Reads nothing more; once what was read is written, sends the sink a FIN.
     func stopReading() {
         stopping = true
@@ -127,7 +139,7 @@ final class Pipe {
 
     /// Counts `count` bytes just read; false when `tcp.limit_data` is used up.
     private func account(_ count: Int) -> Bool {
-        if bytes == 0 && direction == .downstream { link.replied() }
+        if direction == .upstream { link.clientSent() }
         bytes &+= UInt64(count)
         link.moved(count, buffered: path == .buffered)
         guard let left = remaining else { return true }
@@ -201,6 +213,7 @@ final class Pipe {
                 return link.sinkFailed(self, errno: errno)
             }
         }
+        if written > 0 { delivered() }
         if written < got {
             if buffer == nil { buffer = evbuffer_new() }
             evbuffer_add(buffer, scratch.baseAddress! + written, got - written)
@@ -270,17 +283,22 @@ final class Pipe {
 
     /// Writes what waits, kernel pipe first; arms the write event if the sink is full.
     private func flush() {
-        guard !disposed else { return }
+        guard !disposed, !dropped else { return }
         if let channel, channel.count > 0 {
             let moved = fl_splice(channel.readEnd, sink, channel.count)
-            if moved > 0 { channel.count -= moved }
+            if moved > 0 {
+                channel.count -= moved
+                delivered()
+            }
             if moved < 0 && errno != EAGAIN && errno != EINTR {
                 return link.sinkFailed(self, errno: errno)
             }
             if channel.count > 0 { return blocked() }
         }
         if let buffer, evbuffer_get_length(buffer) > 0 {
-            if evbuffer_write(buffer, sink) < 0 && errno != EAGAIN && errno != EINTR {
+            let written = evbuffer_write(buffer, sink)
+            if written > 0 { delivered() }
+            if written < 0 && errno != EAGAIN && errno != EINTR {
                 return link.sinkFailed(self, errno: errno)
             }
             if evbuffer_get_length(buffer) > 0 { return blocked() }
@@ -291,6 +309,11 @@ final class Pipe {
         } else if !readArmed && chain.heldBytes < limits.holdLimit {
             armRead()
         }
+    }
+
+    /// Bytes reached the sink: for the client, that answers its outstanding request.
+    private func delivered() {
+        if direction == .downstream { link.replyDelivered() }
     }
 
     /// The sink took less than we had: wait for it, and stop reading once the waiting room is
@@ -318,7 +341,7 @@ final class Pipe {
     // MARK: events
 
     private func armRead() {
-        guard !readArmed, !sourceEnded, !stopping, !paused else { return }
+        guard !readArmed, !sourceEnded, !stopping, !paused, !dropped else { return }
         readArmed = true
         event_add(readEvent, nil)
     }
@@ -330,7 +353,7 @@ final class Pipe {
     }
 
     private func armWrite() {
-        guard !writeArmed else { return }
+        guard !writeArmed, !dropped else { return }
         writeArmed = true
         event_add(writeEvent, nil)
     }

@@ -1,17 +1,20 @@
 /// `tcp.cutoff`: what container networks do to long or idle connections — the link ends
-/// `after` its start (accept), or after `idle` without a byte either way, with a FIN or an RST.
+/// `after` its start (accept), or after `idle` without a byte either way, with a FIN or an RST,
+/// or is dropped silently as a NAT or conntrack entry that expired: nothing passes any more
+/// and neither side is told, so a client without a read timeout waits forever.
 enum Cutoff {
     static let kind = FaultKind(
         name: "tcp.cutoff",
-        summary: "close after a lifetime (after) or a silence (idle), with fin or rst",
+        summary: "end after a lifetime (after) or a silence (idle): fin, rst, or drop silently",
         parameters: [
             FaultParameter("after", .duration(bareUnit: .milliseconds), default: .duration(.zero),
                            "lifetime from accept; 0 = no lifetime limit"),
             FaultParameter("idle", .duration(bareUnit: .milliseconds), default: .duration(.zero),
                            "silence in both directions; 0 = no idle limit"),
-            FaultParameter("how", .choice(["fin", "rst"]), default: .word("fin"), "how the connection ends"),
+            FaultParameter("how", .choice(["fin", "rst", "drop"]), default: .word("fin"),
+                           "fin or rst to both sides, or drop: forward nothing more, tell no one"),
         ],
-        example: "tcp.cutoff:after=2s,how=rst",
+        example: "tcp.cutoff:after=2s,how=drop",
         defaultDirection: .both,
         check: { fault in
             guard fault.duration("after") > .zero || fault.duration("idle") > .zero else {
@@ -38,7 +41,7 @@ final class CutoffEffect: LinkEffect {
         live = LiveToken(.effect, on: link.loop)
         let after = fault.duration("after")
         lifetime = after > .zero
-            ? TimerEffect(fault: fault, link: link, reset: fault.word("how") == "rst") { link in
+            ? TimerEffect(fault: fault, link: link, ending: Self.ending(fault)) { link in
                 after - (ContinuousClock.now - link.openedAt)
             }
             : nil
@@ -57,7 +60,15 @@ final class CutoffEffect: LinkEffect {
     private func checkIdle(_ idle: Duration) {
         let silent = ContinuousClock.now - link.lastActivity
         guard silent >= idle else { return idleTimer?.schedule(after: idle - silent) ?? () }
-        link.cut(reset: fault.word("how") == "rst", by: fault.name)
+        link.cut(Self.ending(fault), by: fault.name)
+    }
+
+    private static func ending(_ fault: Fault) -> LinkEnding {
+        switch fault.word("how") {
+        case "rst": .rst
+        case "drop": .drop
+        default: .fin
+        }
     }
 
     func detach() {

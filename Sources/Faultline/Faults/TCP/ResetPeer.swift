@@ -8,6 +8,6 @@ enum ResetPeer {
         example: "tcp.reset_peer:after=500ms",
         toxiproxy: ToxiproxyName(type: "reset_peer", attributes: ["timeout": "after"])
     ) { fault, link in
-        TimerEffect(fault: fault, link: link, reset: true) { _ in fault.duration("after") }
+        TimerEffect(fault: fault, link: link, ending: .rst) { _ in fault.duration("after") }
     }
 }

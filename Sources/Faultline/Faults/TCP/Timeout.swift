@@ -26,7 +26,7 @@ final class BlackholeEffect: LinkEffect {
         live = LiveToken(.effect, on: link.loop)
         pause = PipeSettingEffect(fault: fault, link: link, apply: { $0.paused = true }, undo: { $0.paused = false })
         let after = fault.duration("after")
-        close = after > .zero ? TimerEffect(fault: fault, link: link, reset: false) { _ in after } : nil
+        close = after > .zero ? TimerEffect(fault: fault, link: link, ending: .fin) { _ in after } : nil
     }
 
     func attach() {
