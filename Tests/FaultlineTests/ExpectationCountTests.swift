@@ -42,7 +42,7 @@ final class ExpectationCountTests: XCTestCase {
         // Three commands on one connection: a protocol extractor's facts, the same evaluator.
         var script = EventScript()
         let link = script.open(at: 0)
-        for second in [0.1, 0.2, 0.3] { script.at(second, .firstReply, link: link) }
+        for second in [0.1, 0.2, 0.3] { script.at(second, .exchangeAnswered, link: link) }
         let spec = ExpectationSpec.scalar("max_requests", .number(2))
         let verdict = script.verdicts([spec], end: 1, extractor: RepliesAsRequests())[0]
         XCTAssertEqual(verdict.observed, "max_requests 3 > 2")
@@ -56,7 +56,7 @@ final class ExpectationCountTests: XCTestCase {
         script.connection(at: 0.5, .replied(after: 0.1, closedAfter: 0.2))
         let verdict = script.verdict(spec, end: 10)
         XCTAssertEqual(verdict.status, .pass)
-        XCTAssertEqual(verdict.observed, #"no_request: no connection in scope (TCP can only check "no connection", not match "GET /api/v2/*")"#)
+        XCTAssertEqual(verdict.observed, #"no_request: no request in scope (TCP can only check "no request", not match "GET /api/v2/*")"#)
         XCTAssertEqual(verdict.label, #"no_request: "GET /api/v2/*" (after: healthy, proxy: redis)"#)
     }
 
@@ -65,9 +65,9 @@ final class ExpectationCountTests: XCTestCase {
         let verdict = outageRun([2.5, 3]).verdict(spec, end: 31)
         XCTAssertEqual(verdict.status, .fail)
         XCTAssertEqual(verdict.observed,
-                       #"no_request: 3 connections (first at 200ms); TCP can only check "no connection", not match "GET /api/v2/*""#)
+                       #"no_request: 3 requests (first at 200ms); TCP can only check "no request", not match "GET /api/v2/*""#)
         let bare = outageRun([2]).verdict(ExpectationSpec(kind: "no_request", scope: outage), end: 31)
-        XCTAssertEqual(bare.observed, #"no_request: 1 connection (first at 2.0s); TCP can only check "no connection""#)
+        XCTAssertEqual(bare.observed, #"no_request: 1 request (first at 2.0s); TCP can only check "no request""#)
     }
 
     func testNoRequestMatchesDescribedRequests() {
@@ -97,7 +97,7 @@ final class ExpectationCountTests: XCTestCase {
 /// A stand-in for a protocol extractor: every reply is one answered request.
 private struct RepliesAsRequests: FactExtractor {
     mutating func facts(from event: Event) -> [Fact] {
-        guard event.kind == .firstReply else { return [] }
+        guard event.kind == .exchangeAnswered else { return [] }
         return [Fact(time: event.time, proxy: event.proxy, link: event.link, kind: .request(detail: "PING")),
                 Fact(time: event.time, proxy: event.proxy, link: event.link, kind: .success)]
     }

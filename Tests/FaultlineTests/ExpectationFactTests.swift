@@ -26,8 +26,48 @@ final class ExpectationFactTests: XCTestCase {
     func testUnansweredCloseIsOneFailure() {
         var script = EventScript()
         script.connection(at: 0.5, .closed(after: 2))
-        XCTAssertEqual(facts(script).last, "2.5s redis#1 failure(closed without a reply)")
+        XCTAssertEqual(facts(script).last, "2.5s redis#1 failure(closed with the request unanswered)")
         XCTAssertEqual(facts(script).count, 3)
+    }
+
+    func testPooledConnectionCountsEachExchangeAsARequest() {
+        // One connection, three commands answered, then an idle cut: three requests, three
+        // successes and no failure (nothing was outstanding when the cut came).
+        var script = EventScript()
+        let link = script.open(at: 0)
+        script.at(0, .upstreamConnected, link: link)
+        for second in [1.0, 2.0, 3.0] {
+            script.at(second, .exchangeStarted, link: link)
+            script.at(second + 0.01, .exchangeAnswered, link: link)
+        }
+        script.at(4, .faultFired(name: "idle-cut", kind: "tcp.cutoff", action: "cut"), link: link)
+        script.at(4, .connectionClosed(bytesUp: 3, bytesDown: 3, reset: false), link: link)
+        XCTAssertEqual(facts(script), [
+            "0ms redis#1 attempt",
+            "1.0s redis#1 request(-)", "1.01s redis#1 success",
+            "2.0s redis#1 request(-)", "2.01s redis#1 success",
+            "3.0s redis#1 request(-)", "3.01s redis#1 success",
+        ])
+    }
+
+    func testSendsBeforeTheAnswerAreOneRequest() {
+        var script = EventScript()
+        let link = script.open(at: 0)
+        script.at(0, .upstreamConnected, link: link)
+        script.at(1, .exchangeStarted, link: link)
+        script.at(1.1, .exchangeStarted, link: link)
+        script.at(1.2, .exchangeAnswered, link: link)
+        script.at(1.3, .exchangeAnswered, link: link)
+        XCTAssertEqual(facts(script).dropFirst(), ["1.0s redis#1 request(-)", "1.2s redis#1 success"])
+    }
+
+    func testClientLeavingAHeldConnectIsAFailedRequest() {
+        var script = EventScript()
+        let link = script.open(at: 0)
+        script.at(0, .faultFired(name: "hold", kind: "tcp.connect_delay", action: "delayed"), link: link)
+        script.at(2, .exchangeStarted, link: link)
+        script.at(2, .connectionClosed(bytesUp: 0, bytesDown: 0, reset: false), link: link)
+        XCTAssertEqual(facts(script).dropFirst(), ["2.0s redis#1 request(-)", "2.0s redis#1 failure(closed before the upstream connected)"])
     }
 
     func testRefusedUpstreamFailsOnceThoughTheConnectionAlsoCloses() {
@@ -47,20 +87,32 @@ final class ExpectationFactTests: XCTestCase {
         XCTAssertEqual(facts(script).dropFirst(2), ["3.0s redis#1 failure(upstream failed: connect timed out)"])
     }
 
-    func testCutAfterAReplyIsASuccessThenAFailure() {
+    func testCutWhileARequestIsOutstandingIsAFailure() {
         var script = EventScript()
         script.connection(at: 0, .cut(replyAfter: 0.2, cutAfter: 2))
-        XCTAssertEqual(facts(script).dropFirst(2), ["200ms redis#1 success", "2.0s redis#1 failure(cut by idle-cut)"])
+        let link: UInt64 = 1
+        script.at(1.5, .exchangeStarted, link: link)
+        XCTAssertEqual(facts(script).dropFirst(2), [
+            "200ms redis#1 success", "1.5s redis#1 request(-)", "2.0s redis#1 failure(cut by idle-cut)",
+        ])
+    }
+
+    func testCutOfAnIdleConnectionIsNoFailure() {
+        var script = EventScript()
+        script.connection(at: 0, .cut(replyAfter: 0.2, cutAfter: 2))
+        XCTAssertEqual(facts(script).dropFirst(2), ["200ms redis#1 success"])
     }
 
     func testDelayIsNoFailureAndASecondReplyIsNoSecondSuccess() {
         var script = EventScript()
         let link = script.open(at: 0)
         script.at(0, .faultFired(name: "hold", kind: "tcp.connect_delay", action: "delayed"), link: link)
-        script.at(1, .firstReply, link: link)
-        script.at(2, .firstReply, link: link)
+        script.at(1, .upstreamConnected, link: link)
+        script.at(1, .exchangeStarted, link: link)
+        script.at(1.5, .exchangeAnswered, link: link)
+        script.at(2, .exchangeAnswered, link: link)
         script.at(3, .connectionClosed(bytesUp: 1, bytesDown: 1, reset: false), link: link)
-        XCTAssertEqual(facts(script).dropFirst(2), ["1.0s redis#1 success"])
+        XCTAssertEqual(facts(script).dropFirst(2), ["1.5s redis#1 success"])
     }
 
     func testLinksOfTwoProxiesAreKeptApart() {
@@ -68,7 +120,7 @@ final class ExpectationFactTests: XCTestCase {
         script.connection(at: 0, proxy: "a", .closed(after: 1))
         script.connection(at: 0, proxy: "b", .replied(after: 0.5, closedAfter: 1))
         XCTAssertEqual(facts(script).filter { $0.contains("failure") || $0.contains("success") },
-                       ["500ms b#1 success", "1.0s a#1 failure(closed without a reply)"])
+                       ["500ms b#1 success", "1.0s a#1 failure(closed with the request unanswered)"])
     }
 
     func testEventsWithoutALinkMakeNoFacts() {
@@ -89,13 +141,14 @@ struct EventScript {
 
     /// How a scripted connection ends.
     enum Ending {
-        /// Answered `after` seconds after opening, closed `closedAfter` seconds after opening.
+        /// A request sent at once, answered `after` seconds after opening; closed
+        /// `closedAfter` seconds after opening.
         case replied(after: Double, closedAfter: Double)
-        /// Closed `after` seconds after opening, never answered.
+        /// A request sent at once; closed `after` seconds after opening, never answered.
         case closed(after: Double)
         /// Refused at once by the fault `down`.
         case refused
-        /// Answered, then cut by the fault `idle-cut`.
+        /// A request answered, then the idle connection cut by the fault `idle-cut`.
         case cut(replyAfter: Double, cutAfter: Double)
         /// Still open at the end of the script.
         case open
@@ -122,21 +175,30 @@ struct EventScript {
         let closed = Event.Kind.connectionClosed(bytesUp: 10, bytesDown: 10, reset: false)
         switch ending {
         case .replied(let after, let closedAfter):
-            at(start + after, .firstReply, proxy: proxy, link: link)
+            request(at: start, proxy: proxy, link: link)
+            at(start + after, .exchangeAnswered, proxy: proxy, link: link)
             at(start + closedAfter, closed, proxy: proxy, link: link)
         case .closed(let after):
+            request(at: start, proxy: proxy, link: link)
             at(start + after, closed, proxy: proxy, link: link)
         case .refused:
             at(start, .faultFired(name: "down", kind: "tcp.refuse_upstream", action: "refused"), proxy: proxy, link: link)
             at(start, .upstreamFailed(reason: "Connection refused (down)"), proxy: proxy, link: link)
             at(start, closed, proxy: proxy, link: link)
         case .cut(let replyAfter, let cutAfter):
-            at(start + replyAfter, .firstReply, proxy: proxy, link: link)
+            request(at: start, proxy: proxy, link: link)
+            at(start + replyAfter, .exchangeAnswered, proxy: proxy, link: link)
             at(start + cutAfter, .faultFired(name: "idle-cut", kind: "tcp.cutoff", action: "cut"), proxy: proxy, link: link)
             at(start + cutAfter, closed, proxy: proxy, link: link)
         case .open:
             break
         }
+    }
+
+    /// The upstream connected and the client sent its request.
+    private mutating func request(at seconds: Double, proxy: String, link: UInt64) {
+        at(seconds, .upstreamConnected, proxy: proxy, link: link)
+        at(seconds, .exchangeStarted, proxy: proxy, link: link)
     }
 
     /// Connections refused at each of `times`: a client retrying against a dead dependency.

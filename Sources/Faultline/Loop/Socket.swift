@@ -39,9 +39,24 @@ enum Socket {
 
     /// Reads and drops what waits in the receive queue (at most 1 MB), so that a following
     /// close() sends a FIN rather than the RST Linux sends over unread data.
-    static func discardInput(_ fd: Int32, scratch: UnsafeMutableRawBufferPointer) {
+    /// Returns how many bytes it discarded.
+    @discardableResult
+    static func discardInput(_ fd: Int32, scratch: UnsafeMutableRawBufferPointer) -> Int {
         var rounds = 0
-        while rounds < 16, read(fd, scratch.baseAddress, scratch.count) > 0 { rounds += 1 }
+        var discarded = 0
+        while rounds < 16 {
+            let got = read(fd, scratch.baseAddress, scratch.count)
+            guard got > 0 else { break }
+            discarded += got
+            rounds += 1
+        }
+        return discarded
+    }
+
+    /// Whether unread bytes wait in `fd` (a peek, nothing consumed).
+    static func hasUnreadInput(_ fd: Int32) -> Bool {
+        var byte: UInt8 = 0
+        return recv(fd, &byte, 1, Int32(MSG_PEEK | MSG_DONTWAIT)) > 0
     }
 
     /// Whether the peer has closed and sent nothing first (a peek reads EOF or an error).

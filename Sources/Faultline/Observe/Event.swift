@@ -18,8 +18,11 @@ public struct Event: Sendable {
         case connectionOpened
         /// The upstream connect succeeded.
         case upstreamConnected
-        /// The first byte of the upstream's reply reached the proxy: the connection got an answer.
-        case firstReply
+        /// The client sent bytes while nothing was outstanding on its connection: a request
+        /// began (TCP's idea of one; pipelined sends before the answer are the same request).
+        case exchangeStarted
+        /// The upstream's bytes reached the client while a request was outstanding: answered.
+        case exchangeAnswered
         /// The upstream refused, was unreachable or timed out; the client was closed.
         case upstreamFailed(reason: String)
         /// Both sockets closed; `reset` when either side got an RST.

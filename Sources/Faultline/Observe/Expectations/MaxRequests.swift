@@ -1,9 +1,10 @@
 /// `max_requests: N`: the client sent at most N requests in scope. At the TCP layer a request
-/// is a connection; protocol proxies count the requests they parse.
+/// is an exchange on a connection (see `TCPFactExtractor`); protocol proxies count the
+/// requests they parse.
 enum MaxRequests: ExpectationCheck {
     static let info = ExpectationKindInfo(
         name: "max_requests",
-        summary: "At most `limit` requests in scope (on a TCP proxy each connection counts as one request).",
+        summary: "At most `limit` requests in scope (on a TCP proxy a request is an exchange: the client sends, the upstream answers).",
         parameters: [.init("limit", .count, "the most requests allowed", example: "20")],
         scalarParameter: "limit",
         example: "- during: outage\n  max_requests: 20")

@@ -2,15 +2,15 @@
 ///
 /// Requests a protocol parsed carry a description (`GET /api/v2/users`) that `match` is
 /// compared with: the whole description, `*` standing for any run of characters. A TCP proxy
-/// sees connections, not requests, so each connection could be the forbidden call: there the
-/// expectation holds only if no connection at all was made, and the verdict says so.
+/// sees exchanges but not what they ask, so each could be the forbidden call: there the
+/// expectation holds only if no request at all was made, and the verdict says so.
 enum NoRequest: ExpectationCheck {
-    static let note = "TCP can only check \"no connection\""
+    static let note = "TCP can only check \"no request\""
 
     static let info = ExpectationKindInfo(
         name: "no_request",
         summary: "No request matching `match` in scope (`*` matches any text; without `match`, no request at all). "
-            + "A TCP proxy cannot see requests: there it means no connection at all.",
+            + "A TCP proxy cannot see what a request asks: there it means no request at all.",
         parameters: [.init("match", .text, required: false, "the forbidden request, e.g. a method and path",
                            example: "\"GET /api/v2/*\"")],
         scalarParameter: "match",
@@ -33,13 +33,13 @@ enum NoRequest: ExpectationCheck {
                 + " (first \"\(first.detail)\" at \(Figures.seconds(first.fact.time)))")
         }
         if let first = opaque.first {
-            return .fail("no_request: \(Figures.count(opaque.count, "connection")) (first at \(Figures.seconds(first.time)));"
+            return .fail("no_request: \(Figures.count(opaque.count, "request")) (first at \(Figures.seconds(first.time)));"
                 + " \(note)\(pattern == nil ? "" : ", not match\(wanted)")")
         }
         if described > 0 {
             return .pass("no_request: none of \(Figures.count(described, "request")) matched\(wanted)")
         }
-        return .pass("no_request: no connection in scope" + (pattern == nil ? "" : " (\(note), not match\(wanted))"))
+        return .pass("no_request: no request in scope" + (pattern == nil ? "" : " (\(note), not match\(wanted))"))
     }
 
     /// Whether `text` is all of `pattern`, where `*` matches any run of characters

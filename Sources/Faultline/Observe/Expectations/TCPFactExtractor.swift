@@ -1,13 +1,15 @@
-/// Facts as the TCP layer sees them, where a connection is all there is to see:
+/// Facts as the TCP layer sees them: exchanges on a connection, so a pooled client that keeps
+/// one connection is judged by its requests, not by its connections.
 ///
 /// - attempt: a `connectionOpened`;
-/// - request: the same connection (one request per connection until a protocol extractor
-///   counts real requests);
-/// - success: the connection's `firstReply`;
-/// - failure: the connection got `upstreamFailed`, or a fault ended it (`faultFired` with
-///   action cut, reset, rejected, refused or closed), or it closed without a `firstReply`.
-///   Each connection fails at most once, at the first of these; a connection that had its
-///   reply and is then cut by a fault counts as a success and then a failure.
+/// - request: an `exchangeStarted` (the client sent while nothing was outstanding);
+/// - success: an `exchangeAnswered` (the upstream's bytes reached the client);
+/// - failure: the request outstanding when the connection was cut, reset or closed (by a fault,
+///   by either peer, or by the client giving up).
+///
+/// A connection that ends before its upstream connected (refused, rejected by `tcp.down`, the
+/// upstream unreachable, the client leaving a held connect) never carried an exchange; the
+/// client's attempt was its request, so it counts as one request that failed.
 public struct TCPFactExtractor: FactExtractor {
     /// Fault actions that end a connection (as opposed to `delayed`, which only holds it).
     static let endingActions: Set<String> = ["cut", "reset", "rejected", "refused", "closed"]
@@ -18,8 +20,10 @@ public struct TCPFactExtractor: FactExtractor {
     }
 
     private struct Connection {
-        var replied = false
-        var failed = false
+        var connected = false
+        var outstanding = false
+        /// Ended by a failure already; later ending events of the same connection add nothing.
+        var ended = false
     }
 
     private var open: [Key: Connection] = [:]
@@ -35,29 +39,47 @@ public struct TCPFactExtractor: FactExtractor {
         switch event.kind {
         case .connectionOpened:
             open[key] = Connection()
-            return [fact(.attempt), fact(.request(detail: nil))]
-        case .firstReply:
-            guard var connection = open[key], !connection.replied, !connection.failed else { return [] }
-            connection.replied = true
+            return [fact(.attempt)]
+        case .upstreamConnected:
+            open[key]?.connected = true
+            return []
+        case .exchangeStarted:
+            guard var connection = open[key], !connection.outstanding, !connection.ended else { return [] }
+            connection.outstanding = true
             open[key] = connection
+            return [fact(.request(detail: nil))]
+        case .exchangeAnswered:
+            guard open[key]?.outstanding == true else { return [] }
+            open[key]?.outstanding = false
             return [fact(.success)]
         case .upstreamFailed(let reason):
-            return fail(key, fact(.failure(reason: "upstream failed: \(reason)")))
+            return end(key, fact, reason: "upstream failed: \(reason)")
         case .faultFired(let name, _, let action) where Self.endingActions.contains(action):
-            return fail(key, fact(.failure(reason: "\(action) by \(name)")))
+            return end(key, fact, reason: "\(action) by \(name)")
         case .connectionClosed:
-            // Closed without an answer: the client's request (if it sent one) went unanswered.
-            guard let connection = open.removeValue(forKey: key) else { return [] }
-            return connection.replied || connection.failed ? [] : [fact(.failure(reason: "closed without a reply"))]
+            let facts = end(key, fact, reason: open[key]?.connected == true
+                            ? "closed with the request unanswered" : "closed before the upstream connected")
+            open.removeValue(forKey: key)
+            return facts
         default:
             return []
         }
     }
 
-    private mutating func fail(_ key: Key, _ failure: Fact) -> [Fact] {
-        guard var connection = open[key], !connection.failed else { return [] }
-        connection.failed = true
+    /// The connection ends: its outstanding request fails; one that never connected fails as
+    /// the request its attempt was.
+    private mutating func end(_ key: Key, _ fact: (Fact.Kind) -> Fact, reason: String) -> [Fact] {
+        guard var connection = open[key], !connection.ended else { return [] }
+        var facts: [Fact] = []
+        if !connection.connected {
+            connection.ended = true
+            facts = connection.outstanding ? [fact(.failure(reason: reason))]
+                                           : [fact(.request(detail: nil)), fact(.failure(reason: reason))]
+        } else if connection.outstanding {
+            facts = [fact(.failure(reason: reason))]
+        }
+        connection.outstanding = false
         open[key] = connection
-        return [failure]
+        return facts
     }
 }
