@@ -56,7 +56,7 @@ struct ProxyCommand: ParsableCommand {
         do { listenAddress = try SocketAddress(parsing: listen) } catch { throw InputError("--listen", error) }
         do { upstreamAddress = try SocketAddress(parsing: upstream) } catch { throw InputError("--upstream", error) }
         let log = logging.bootstrap()
-        ResourceLimits.raiseOpenFiles()
+        ResourceLimits.raiseOpenFiles(log: log)
         let loop = try EventLoop()
         let proxy = Proxy(name: "proxy", listen: listenAddress, upstream: upstreamAddress,
                           options: options, loop: loop, logger: log)

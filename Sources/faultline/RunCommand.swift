@@ -46,7 +46,7 @@ struct RunCommand: ParsableCommand {
         }
         // The run's own report says what happens; logs add only problems unless asked for.
         let log = logging.bootstrap(defaultLevel: .warning)
-        ResourceLimits.raiseOpenFiles()
+        ResourceLimits.raiseOpenFiles(log: log)
         let runSeed = seed ?? loaded.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         FaultlineCommand.printError("scenario \(loaded.name): seed \(runSeed) (--seed \(runSeed) repeats it)")
         let loop = try EventLoop()

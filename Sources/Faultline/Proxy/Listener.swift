@@ -1,20 +1,33 @@
 import CEvent
 import Glibc
+import Logging
 
 /// A listening TCP socket on the loop that hands each accepted descriptor to `onAccept`.
+///
+/// Out of descriptors, it stops accepting instead of spinning or dropping clients. It holds
+/// one spare descriptor and lets it go only while `onAccept` runs, so an accepted client can
+/// always get its upstream socket; when the spare cannot be taken back, or an accept fails
+/// (EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything else libevent does not retry itself), it
+/// pauses accepting for a wait that doubles from 10 ms to 1 s, as HAProxy's listeners do.
+/// Clients meanwhile wait in the kernel's backlog. The next accept that works resets the wait.
+/// Failures are logged at most once a second, with a count.
 final class Listener {
     /// The address actually bound (port 0 becomes the port the kernel chose).
     let address: SocketAddress
     private var listener: OpaquePointer?
     private let onAccept: (Int32) -> Void
-    private let onError: (Int32) -> Void
+    private let log: Logger
+    private var backoff = RetryBackoff(initial: .milliseconds(10), cap: .seconds(1))
+    private var failureLog = AcceptFailureLog()
+    private var resumeTimer: Timer?
+    private var spare: Int32 = -1
 
     /// Binds and listens with SO_REUSEADDR and a backlog of `backlog` (IPv6 sockets are
     /// IPv6-only, so `[::1]:P` and `127.0.0.1:P` can be two proxies).
-    init(loop: EventLoop, address: SocketAddress, backlog: Int32 = 4096,
-         onAccept: @escaping (Int32) -> Void, onError: @escaping (Int32) -> Void) throws {
+    init(loop: EventLoop, address: SocketAddress, backlog: Int32 = 4096, log: Logger,
+         onAccept: @escaping (Int32) -> Void) throws {
         self.onAccept = onAccept
-        self.onError = onError
+        self.log = log
         let fd = Socket.tcp(family: address.family)
         guard fd >= 0 else { throw ListenError(address: address, code: errno) }
         var one: Int32 = 1
@@ -36,18 +49,52 @@ final class Listener {
         }
         self.listener = listener
         evconnlistener_set_error_cb(listener, acceptFailed)
+        resumeTimer = Timer(loop: loop) { [unowned self] in resume() }
+        spare = Self.openSpare()
     }
 
     deinit { close() }
 
     /// Stops accepting and closes the listening socket.
     func close() {
+        resumeTimer?.cancel()
         if let listener { evconnlistener_free(listener) }
         listener = nil
+        if spare >= 0 { Glibc.close(spare) }
+        spare = -1
     }
 
-    fileprivate func accept(_ fd: Int32) { onAccept(fd) }
-    fileprivate func failed(_ code: Int32) { onError(code) }
+    fileprivate func accept(_ fd: Int32) {
+        if spare >= 0 { Glibc.close(spare) }
+        onAccept(fd)
+        spare = Self.openSpare()
+        guard spare >= 0 else { return failed(errno) }
+        if backoff.failures > 0 {
+            if let line = failureLog.recovered(after: backoff.failures) { log.info("\(line)") }
+            backoff.reset()
+        }
+    }
+
+    /// libevent calls this for every accept error it does not retry itself; the socket is
+    /// still readable, so unless accepting pauses the loop would call it again at once, forever.
+    fileprivate func failed(_ code: Int32) {
+        guard let listener else { return }
+        evconnlistener_disable(listener)
+        let pause = backoff.failed()
+        resumeTimer?.schedule(after: pause)
+        if let line = failureLog.failed(code, pause: pause) { log.warning("\(line)") }
+    }
+
+    /// Accepts again once the spare descriptor is back.
+    private func resume() {
+        guard let listener else { return }
+        if spare < 0 { spare = Self.openSpare() }
+        guard spare >= 0 else { return failed(errno) }
+        evconnlistener_enable(listener)
+    }
+
+    /// A descriptor that stands for the next client's upstream socket, or -1 with errno set.
+    private static func openSpare() -> Int32 { open("/dev/null", O_RDONLY | O_CLOEXEC) }
 
     private static func boundAddress(of fd: Int32, requested: SocketAddress) -> SocketAddress {
         var storage = sockaddr_storage()
@@ -57,6 +104,51 @@ final class Listener {
             return pointer.withMemoryRebound(to: sockaddr_in.self, capacity: 1) { UInt16(bigEndian: $0.pointee.sin_port) }
         }
         return requested.replacingPort(port)
+    }
+}
+
+/// Which accept failures get a log line: the first one, then at most one a second saying how
+/// many there were since the previous line; and one line when accepts work again after a
+/// warned-about run of failures. Out of descriptors, a listener fails on every retry; one line
+/// per failure once filled the log at 200,000 lines a second.
+struct AcceptFailureLog {
+    private var lastLine: ContinuousClock.Instant?
+    private var sinceLine = 0
+    private var firstOfRun: ContinuousClock.Instant?
+    private var warnedThisRun = false
+
+    /// Counts a failure; returns the line to log, or nil when a line went out less than a
+    /// second ago.
+    mutating func failed(_ code: Int32, pause: Duration, now: ContinuousClock.Instant = .now) -> String? {
+        sinceLine += 1
+        if firstOfRun == nil { firstOfRun = now }
+        var counted = ""
+        if let lastLine {
+            let elapsed = now - lastLine
+            guard elapsed >= .seconds(1) else { return nil }
+            counted = " (\(sinceLine) time\(sinceLine == 1 ? "" : "s") in the last \(Self.tenths(elapsed)))"
+        }
+        lastLine = now
+        sinceLine = 0
+        warnedThisRun = true
+        return "cannot accept: \(Socket.describe(code))\(counted); pausing accepts for \(DurationText.format(pause))"
+    }
+
+    /// The line for the first accept after `failures` pauses, or nil when no warning told
+    /// about them.
+    mutating func recovered(after failures: Int, now: ContinuousClock.Instant = .now) -> String? {
+        defer {
+            firstOfRun = nil
+            warnedThisRun = false
+        }
+        guard warnedThisRun, let firstOfRun else { return nil }
+        return "accepting again (paused \(failures) time\(failures == 1 ? "" : "s") over \(Self.tenths(now - firstOfRun)))"
+    }
+
+    /// `1.0s`, `12.3s`: one decimal is enough for a log line.
+    private static func tenths(_ duration: Duration) -> String {
+        let tenths = Int(duration / .milliseconds(100))
+        return "\(tenths / 10).\(tenths % 10)s"
     }
 }
 
@@ -79,6 +171,8 @@ private func accepted(_ listener: OpaquePointer?, _ fd: Int32, _ address: Unsafe
 }
 
 private func acceptFailed(_ listener: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) {
+    // Read errno first: nothing between libevent's failed accept and this call touched it.
+    let code = errno
     guard let arg else { return }
-    Unmanaged<Listener>.fromOpaque(arg).takeUnretainedValue().failed(errno)
+    Unmanaged<Listener>.fromOpaque(arg).takeUnretainedValue().failed(code)
 }

@@ -93,12 +93,9 @@ public final class Proxy {
     }
 
     private func bind(_ address: SocketAddress) throws {
-        listener = try Listener(
-            loop: loop, address: address, backlog: options.backlog,
-            onAccept: { [unowned self] fd in accept(fd) },
-            onError: { [unowned self] code in
-                log.warning("accept failed: \(Socket.describe(code))")
-            })
+        listener = try Listener(loop: loop, address: address, backlog: options.backlog, log: log) { [unowned self] fd in
+            accept(fd)
+        }
     }
 
     /// Closes the listening socket so connects are refused (`tcp.down mode=refuse`); the
