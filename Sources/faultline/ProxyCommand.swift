@@ -64,7 +64,13 @@ struct ProxyCommand: ParsableCommand {
         proxy.seed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         if !faultList.isEmpty { log.info("seed \(proxy.seed) (pass --seed \(proxy.seed) to repeat these decisions)") }
         do { try faultList.forEach(proxy.add) } catch { throw InputError("--fault", error) }
-        do { try proxy.start() } catch { throw InputError("--listen", error) }
+        do {
+            try proxy.start()
+        } catch let selfLoop as SelfLoopError {
+            throw InputError("--upstream", selfLoop.reason)
+        } catch {
+            throw InputError("--listen", error)
+        }
         let signals = ShutdownSignals(loop: loop) { signo in
             log.info("signal \(signo): closing connections (a second signal exits at once)")
             proxy.shutdown { loop.stop() }

@@ -59,6 +59,47 @@ final class ListenerResilienceTests: ScenarioRunCase {
         XCTAssertLessThanOrEqual(Double(all.count), seconds + 1, "at most a line a second over \(seconds) s:\n\(all.prefix(10).joined(separator: "\n"))")
     }
 
+    // MARK: a proxy pointed at itself
+
+    /// An upstream that is the listen address, literally or by name through a wildcard
+    /// listen, would connect to itself until the descriptor table is full: refused at start.
+    func testProxyRefusesToForwardToItsOwnListenAddress() throws {
+        let port = try Sock.freePort()
+        let cases = [
+            ("127.0.0.1:\(port)", "127.0.0.1:\(port)",
+             "faultline: --upstream: 127.0.0.1:\(port) is this proxy's own listen address: it would connect to itself"),
+            ("0.0.0.0:\(port)", "localhost:\(port)",
+             "faultline: --upstream: localhost:\(port) is this proxy's own listen address (listen 0.0.0.0:\(port)): it would connect to itself"),
+        ]
+        for (listen, upstream, message) in cases {
+            let (ended, _, stderr) = try runCommand(try faultlineBinary(), ["proxy", "--listen", listen, "--upstream", upstream],
+                                                    timeout: 5)
+            XCTAssertEqual(ended, .exited(2), "--listen \(listen) --upstream \(upstream)\n\(stderr)")
+            XCTAssertEqual(stderr.split(separator: "\n").last.map(String.init), message)
+        }
+    }
+
+    /// `run` refuses the same mistake in a scenario, naming the proxy, before playing anything.
+    func testRunRefusesAProxyPointedAtItself() throws {
+        let port = try Sock.freePort()
+        let scenario = try writeScenario("self-loop", """
+            name: self-loop
+            proxies:
+              cache:
+                listen: 127.0.0.1:\(port)
+                upstream: localhost:\(port)
+            timeline:
+              - phase: steady
+                for: 1s
+            """)
+        let run = try run(scenario, timeout: 10)
+        XCTAssertEqual(run.termination, .exited(2), run.transcript)
+        XCTAssertTrue(run.stderr.contains(
+            "faultline: proxy cache: upstream localhost:\(port) is this proxy's own listen address (listen 127.0.0.1:\(port)): it would connect to itself"),
+            run.transcript)
+        XCTAssertFalse(run.stderr.contains("phase steady started"), run.transcript)
+    }
+
     // MARK: helpers
 
     /// User plus system CPU seconds of `pid` so far (/proc/PID/stat fields 14 and 15).

@@ -82,8 +82,12 @@ public final class Proxy {
     /// The bound listen address (with the real port when 0 was asked for); nil before `start()`.
     public var listenAddress: SocketAddress? { listener?.address ?? boundWhileSuspended }
 
-    /// Binds the listen address and starts accepting.
+    /// Binds the listen address and starts accepting. Throws `SelfLoopError` when the
+    /// upstream is this listen address: every connection would connect to itself again.
     public func start() throws {
+        if upstream.reaches(listener: requestedListen) {
+            throw SelfLoopError(proxy: name, listen: requestedListen, upstream: upstream)
+        }
         listening = true
         if reaper == nil { reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() } }
         try bind(requestedListen)
