@@ -100,6 +100,51 @@ final class ListenerResilienceTests: ScenarioRunCase {
         XCTAssertFalse(run.stderr.contains("phase steady started"), run.transcript)
     }
 
+    // MARK: the port taken during tcp.down
+
+    /// Another process binds the port while `tcp.down` (refuse) holds it closed. When the
+    /// fault ends the proxy warns once, keeps trying, and listens and serves again as soon as
+    /// the port is free, instead of staying down for the rest of the run.
+    func testDownRefuseListensAgainOnceThePortIsFree() throws {
+        let echo = try EchoServer()
+        defer { echo.stop() }
+        let port = try Sock.freePort()
+        let scenario = try writeScenario("port-taken", """
+            name: port-taken
+            proxies:
+              cache:
+                listen: 127.0.0.1:\(port)
+                upstream: 127.0.0.1:\(echo.port)
+            timeline:
+              - phase: down
+                for: 1s
+                faults:
+                  - tcp.down: { mode: refuse }
+              - phase: up
+                for: 4s
+            """)
+        let run = try ChildProcess.spawn(try faultlineBinary(), ["run", scenario])
+        XCTAssertTrue(run.waitForStderr(containing: "phase down started", timeout: 10), run.stderrText)
+        var holder: Int32 = -1
+        _ = waitUntil(timeout: 0.8) {
+            holder = (try? Sock.listen(port: port))?.fd ?? -1
+            return holder >= 0
+        }
+        guard holder >= 0 else { return XCTFail("the port stayed bound during tcp.down\n\(run.stderrText)") }
+        let warning = "tcp.down ended, but cannot listen on 127.0.0.1:\(port) again: Address already in use"
+        XCTAssertTrue(run.waitForStderr(containing: warning, timeout: 5), run.stderrText)
+        usleep(700_000)  // a few retries meet the taken port
+        Sock.close(holder)
+        XCTAssertTrue(waitUntil(timeout: 4) { ProbeOutcome.probe(port: port, timeout: 1) == .passed },
+                      "the proxy must listen again once the port is free\n\(run.stderrText)")
+
+        XCTAssertEqual(run.waitForExit(timeout: 10), .exited(0), run.stderrText)
+        let stderr = run.stderrText
+        XCTAssertEqual(stderr.components(separatedBy: "cannot listen on").count - 1, 1, "one warning\n\(stderr)")
+        XCTAssertEqual(stderr.components(separatedBy: "listening on 127.0.0.1:\(port) [cache]").count - 1, 2,
+                       "listening at start and again after the port came free\n\(stderr)")
+    }
+
     // MARK: helpers
 
     /// User plus system CPU seconds of `pid` so far (/proc/PID/stat fields 14 and 15).

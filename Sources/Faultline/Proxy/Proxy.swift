@@ -56,6 +56,8 @@ public final class Proxy {
     private var reaper: Timer?
     private var nextLinkID: UInt64 = 0
     private var boundWhileSuspended: SocketAddress?
+    private var rebindBackoff = RetryBackoff(initial: .milliseconds(100), cap: .seconds(5))
+    private var rebindTimer: Timer?
     private var drainTimer: Timer?
     private var onDrained: (() -> Void)?
     /// Counters about links, for logs and tests.
@@ -105,26 +107,42 @@ public final class Proxy {
     /// Closes the listening socket so connects are refused (`tcp.down mode=refuse`); the
     /// bound address is kept for `resumeListening()`.
     func suspendListening() {
+        rebindTimer?.cancel()
+        rebindBackoff.reset()
         guard let bound = listener?.address else { return }
         boundWhileSuspended = bound
         listener?.close()
         listener = nil
     }
 
-    /// Listens again on the address `suspendListening()` closed.
+    /// Listens again on the address `suspendListening()` closed. Another process may have
+    /// taken the port meanwhile: then it retries, waiting 100 ms doubling to 5 s, with one
+    /// warning, until the port is free, and says so (log and `.listening`) when it binds.
     func resumeListening() {
         guard listening, listener == nil, let address = boundWhileSuspended else { return }
         do {
             try bind(address)
         } catch {
-            log.error("cannot listen again after tcp.down: \(error)")
+            let wait = rebindBackoff.failed()
+            if rebindBackoff.failures == 1 {
+                let reason = (error as? ListenError).map { Socket.describe($0.code) } ?? "\(error)"
+                log.warning("tcp.down ended, but cannot listen on \(address) again: \(reason); retrying (every 100ms to 5s) until the port is free")
+            }
+            if rebindTimer == nil { rebindTimer = Timer(loop: loop) { [unowned self] in resumeListening() } }
+            rebindTimer?.schedule(after: wait)
+            return
         }
+        guard rebindBackoff.failures > 0 else { return }
+        log.info("listening again on \(address) after \(rebindBackoff.failures) failed attempts")
+        rebindBackoff.reset()
+        bus.emit(.listening(address: address.description), proxy: name)
     }
 
     /// Stops accepting, lets every link write what it already read, then closes them.
     /// Calls `done` once no link is left or `grace` has passed (the rest are then cut).
     public func shutdown(grace: Duration = .seconds(2), done: @escaping () -> Void) {
         listening = false
+        rebindTimer?.cancel()
         listener?.close()
         listener = nil
         onDrained = done
