@@ -8,35 +8,66 @@ struct RunCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run",
         abstract: "Start a scenario's proxies, play its timeline, run CMD, judge its expectations.",
+        // The generated usage writes `-- [<cmd> ...]`, as if -- were required without a command.
+        usage: """
+            faultline run <scenario.yaml> [--junit <file>] [--seed <seed>] [--kill-after <duration>] \
+            [--stop-with-command] [--log-level <log-level>] [-- <cmd> ...]
+            """,
         discussion: """
+            Options go before --: everything after it is the command under test and its own \
+            arguments.
             The run ends when both the timeline and CMD have finished (or when CMD exits, with \
-            --stop-with-command). SIGINT/SIGTERM are forwarded to CMD and end the run.
-            Exit status: 0 every expectation held (and CMD exited 0), 1 an expectation failed or \
-            CMD failed, 2 bad input.
+            --stop-with-command), or on SIGINT/SIGTERM. However it ends, CMD's whole process \
+            group gets SIGTERM, then SIGKILL after --kill-after: no process of it is left. The \
+            verdict is still printed and --junit written after a signal; a second signal kills \
+            CMD at once and exits 128+N after the verdict.
+            Exit status: 0 every expectation held (and CMD exited 0), 1 an expectation failed, \
+            CMD failed or a signal cut the run short, 2 bad input.
 
             Examples:
               faultline run scenarios/redis-idle-cutoff.yaml -- python3 examples/redis_client_correct.py --port 16379 --duration 20
-              faultline run scenarios/startup-race.yaml --junit verdict.xml --seed 7 -- ./start-service.sh
+              faultline run scenarios/startup-race.yaml --junit verdict.xml -- ./start.sh
             """)
 
     @Argument(help: ArgumentHelp("The scenario file.", valueName: "scenario.yaml"))
     var scenario: String
 
-    @Option(help: ArgumentHelp("Write the verdict as JUnit XML (one testcase per expectation).", valueName: "file"))
+    @Option(help: ArgumentHelp("Write the verdict as JUnit XML: a testcase per expectation, one for CMD's exit, "
+                               + "one for an interrupted run. Checked before the run starts.", valueName: "file"))
     var junit: String?
 
     @Option(help: "Seed for every probabilistic decision (overrides the file's seed).")
     var seed: UInt64?
 
+    @Option(help: ArgumentHelp("How long CMD's process group has between SIGTERM and SIGKILL when the run ends "
+                               + "(0s kills at once).", valueName: "duration"))
+    var killAfter = "5s"
+
     @Flag(help: "End the run when CMD exits, even if the timeline has not finished.")
     var stopWithCommand = false
 
-    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command under test, after --.", valueName: "cmd"))
-    var command: [String] = []
-
     @OptionGroup var logging: LoggingOptions
 
+    // Declared last so that usage and help show it after the options, where it must be typed.
+    @Argument(parsing: .postTerminator, help: ArgumentHelp("The command under test and its arguments, after --.",
+                                                           valueName: "cmd"))
+    var command: [String] = []
+
     func run() throws {
+        let grace: Duration
+        do {
+            grace = try DurationText.parse(killAfter)
+        } catch {
+            throw InputError("--kill-after", error)
+        }
+        // The verdict must have somewhere to go before a minute-long run starts.
+        let junitFile: OutputFile?
+        do {
+            junitFile = try junit.map { try OutputFile(path: $0, option: "--junit") }
+        } catch {
+            FaultlineCommand.printError("faultline: \(error)")
+            throw ExitCode(2)
+        }
         let loaded: Scenario
         do {
             loaded = try ScenarioLoader.load(path: scenario)
@@ -48,8 +79,20 @@ struct RunCommand: ParsableCommand {
         let log = logging.bootstrap(defaultLevel: .warning)
         ResourceLimits.raiseOpenFiles(log: log)
         let runSeed = seed ?? loaded.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
-        FaultlineCommand.printError("scenario \(loaded.name): seed \(runSeed) (--seed \(runSeed) repeats it)")
+        FaultlineCommand.printError("scenario \(TerminalText.escaped(loaded.name)): seed \(runSeed) (--seed \(runSeed) repeats it)")
         let loop = try EventLoop()
+        // Every object below registers events on the loop's base: it must go last.
+        defer { withExtendedLifetime(loop) {} }
+        var live = isatty(2) != 0
+        var commandOutput: CommandTerminal?
+        if live && !command.isEmpty {
+            do {
+                commandOutput = try CommandTerminal()
+            } catch {
+                live = false
+                log.warning("\(error); plain lines instead of the live view")
+            }
+        }
         let session = RunSession(
             proxies: loaded.proxies.map { ProxyPlan(name: $0.name, listen: $0.listen, upstream: $0.upstream) },
             phases: loaded.timeline.map { phase in
@@ -58,16 +101,20 @@ struct RunCommand: ParsableCommand {
             },
             wholeRun: loaded.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) },
             seed: runSeed, command: command.isEmpty ? nil : command, stopWithCommand: stopWithCommand,
-            loop: loop, logger: log)
+            killAfter: grace, commandOutput: commandOutput, loop: loop, logger: log)
         let evaluator = ExpectationEvaluator(loaded.expectationSpecs)
         evaluator.subscribe(to: session.bus)
         let reporter = RunReporter(scenario: loaded.name, proxies: Array(session.proxies.values),
-                                   timeline: session.timeline, bus: session.bus, loop: loop, live: isatty(2) != 0)
+                                   timeline: session.timeline, bus: session.bus, loop: loop, live: live)
+        commandOutput?.watch(loop: loop) { reporter.showCommandOutput($0) }
         var outcome: RunOutcome?
-        let signals = ShutdownSignals(loop: loop) { signo in
-            log.notice("signal \(signo): stopping the run (a second signal exits at once)")
+        let signals = ShutdownSignals(loop: loop, onFirst: { signo in
+            log.notice("signal \(signo): stopping the run (a second signal kills the command at once)")
             session.interrupt(signo)
-        }
+        }, onSecond: { signo in
+            log.notice("signal \(signo): killing the command")
+            session.forceEnd(signo)
+        })
         do {
             try session.start { ended in
                 outcome = ended
@@ -78,32 +125,30 @@ struct RunCommand: ParsableCommand {
             throw ExitCode(2)
         }
         loop.run()
+        commandOutput?.drain()
         reporter.finish()
         withExtendedLifetime(signals) {}
         guard let outcome else { throw ExitCode(1) }
-        try judge(evaluator.verdicts(endTime: outcome.duration), outcome: outcome, scenario: loaded.name)
+        try judge(evaluator.verdicts(endTime: outcome.duration), outcome: outcome, scenario: loaded.name, junit: junitFile)
     }
 
-    /// Prints the verdict, writes JUnit, and exits 1 when anything failed.
-    private func judge(_ verdicts: [Verdict], outcome: RunOutcome, scenario: String) throws {
+    /// Prints the verdict, writes JUnit, and exits 1 when anything failed (128+N after a
+    /// second signal N).
+    private func judge(_ verdicts: [Verdict], outcome: RunOutcome, scenario: String, junit: OutputFile?) throws {
+        let checks = RunCheck.checks(for: outcome)
         print(VerdictReport.text(verdicts, scenario: scenario))
-        if let status = outcome.commandStatus {
-            print("command: exited with status \(status)\(status == 0 ? "" : " (the run fails)")")
-        }
-        if let signo = outcome.interruptedBy {
-            print("run: interrupted by signal \(signo) before the end (the run fails)")
-        }
+        checks.forEach { print($0.line) }
         if let junit {
-            let xml = VerdictReport.junitXML(verdicts, scenario: scenario, duration: outcome.duration)
             do {
-                try xml.write(toFile: junit, atomically: true, encoding: .utf8)
+                try junit.write(VerdictReport.junitXML(verdicts, scenario: scenario, duration: outcome.duration,
+                                                       runChecks: checks))
             } catch {
-                FaultlineCommand.printError("faultline: cannot write --junit \(junit): \(error.localizedDescription)")
+                FaultlineCommand.printError("faultline: \(error)")
                 throw ExitCode(2)
             }
         }
-        let commandFailed = outcome.commandStatus.map { $0 != 0 } ?? false
-        if commandFailed || verdicts.contains(where: { !$0.passed }) || outcome.interruptedBy != nil {
+        if let signo = outcome.forcedBy { throw ExitCode(128 + signo) }
+        if verdicts.contains(where: { !$0.passed }) || checks.contains(where: { !$0.passed }) {
             throw ExitCode(1)
         }
     }

@@ -7,10 +7,14 @@ public final class ShutdownSignals {
     private var events: [OpaquePointer] = []
     private var received = 0
     private let onFirst: (Int32) -> Void
+    private let onSecond: ((Int32) -> Void)?
 
-    /// Watches SIGINT and SIGTERM; `onFirst` runs on the loop thread for the first one.
-    public init(loop: EventLoop, onFirst: @escaping (Int32) -> Void) {
+    /// Watches SIGINT and SIGTERM; `onFirst` runs on the loop thread for the first one. A
+    /// second one exits at once, or runs `onSecond` when given (which must end quickly: a
+    /// third signal exits at once).
+    public init(loop: EventLoop, onFirst: @escaping (Int32) -> Void, onSecond: ((Int32) -> Void)? = nil) {
         self.onFirst = onFirst
+        self.onSecond = onSecond
         let me = Unmanaged.passUnretained(self).toOpaque()
         for signo in [SIGINT, SIGTERM] {
             if let event = event_new(loop.base, signo, Int16(EV_SIGNAL | EV_PERSIST), signalled, me) {
@@ -24,8 +28,11 @@ public final class ShutdownSignals {
 
     fileprivate func handle(_ signo: Int32) {
         received += 1
-        if received > 1 { _exit(128 + signo) }
-        onFirst(signo)
+        switch received {
+        case 1: onFirst(signo)
+        case 2 where onSecond != nil: onSecond?(signo)
+        default: _exit(128 + signo)
+        }
     }
 }
 

@@ -59,6 +59,9 @@ public final class EventBus {
         subscribers.append(handler)
     }
 
+    /// The bus's clock now, on the scale of `Event.time`.
+    public var now: Duration { ContinuousClock.now - start }
+
     /// Whether anyone listens: emitters skip building events otherwise.
     public var isObserved: Bool { !subscribers.isEmpty }
 

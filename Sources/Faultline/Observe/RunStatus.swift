@@ -18,15 +18,12 @@ public final class RunStatus {
     public private(set) var proxies: [String: ProxyCounts] = [:]
     /// The phase playing now.
     public private(set) var phase: String?
-    /// Time of the newest event.
-    public private(set) var now: Duration = .zero
 
     /// Starts empty; feed it with `observe`.
     public init() {}
 
     /// Updates the counters from one event.
     public func observe(_ event: Event) {
-        now = event.time
         if case .phaseStarted(let name) = event.kind { phase = name }
         if case .phaseEnded = event.kind { phase = nil }
         guard let proxy = event.proxy else { return }
@@ -49,7 +46,8 @@ public final class RunStatus {
         proxies[proxy] = counts
     }
 
-    /// Connections accepted by `proxy` in the second before `time`.
+    /// Connections accepted by `proxy` in the second before `time`: pass the current time, not
+    /// the last event's, or a burst would stay on screen until the next connection.
     public func connectionsPerSecond(_ proxy: String, at time: Duration) -> Int {
         proxies[proxy]?.recent.filter { time - $0 <= .seconds(1) }.count ?? 0
     }

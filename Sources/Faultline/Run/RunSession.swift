@@ -20,18 +20,24 @@ public struct ProxyPlan: Sendable {
 
 /// How a run ended, before expectations are judged.
 public struct RunOutcome: Sendable {
-    /// The command's exit status, when there was a command and it ended.
-    public let commandStatus: Int32?
+    /// The command under test, when there was one.
+    public let command: [String]?
+    /// How the command ended; nil without a command, or if it outlived even SIGKILL's wait.
+    public let commandExit: CommandExit?
     /// The signal that cut the run short, if one did.
     public let interruptedBy: Int32?
-    /// From start to end.
+    /// A second signal, which killed the command at once: the run exits 128+N.
+    public let forcedBy: Int32?
+    /// From start to the moment the run was ended (before the command and proxies were stopped).
     public let duration: Duration
 }
 
 /// A scenario run: its proxies, its timeline and the command under test, on one loop.
 ///
 /// The run ends when the timeline and the command have both finished, or when the command
-/// exits if `stopWithCommand`, or on SIGINT/SIGTERM (forwarded to the command first).
+/// exits if `stopWithCommand`, or on SIGINT/SIGTERM. However it ends, the command's process
+/// group gets SIGTERM, then SIGKILL after `killAfter`, and the outcome is reported once no
+/// process of the group is left: a run never leaves a process behind.
 public final class RunSession {
     /// Every fact of the run; subscribe before `start()`.
     public let bus = EventBus()
@@ -42,19 +48,29 @@ public final class RunSession {
     private let loop: EventLoop
     private let log: Logger
     private let command: CommandRunner?
+    private let commandOutput: CommandTerminal?
     private let stopWithCommand: Bool
+    private let killAfter: Duration
     private var interruptedBy: Int32?
+    private var forcedBy: Int32?
     private var ended = false
+    private var reported = false
+    private var stillStopping = 0
+    private var duration: Duration = .zero
     private var onEnd: ((RunOutcome) -> Void)?
     private var started = ContinuousClock.now
 
-    /// Builds the proxies (not yet listening) and the timeline.
+    /// Builds the proxies (not yet listening) and the timeline. With `commandOutput`, the
+    /// command writes to that pty instead of faultline's terminal.
     public init(proxies plans: [ProxyPlan], phases: [Phase], wholeRun: [PlacedFault], seed: UInt64,
-                command: [String]?, stopWithCommand: Bool, loop: EventLoop, logger: Logger) {
+                command: [String]?, stopWithCommand: Bool, killAfter: Duration, commandOutput: CommandTerminal? = nil,
+                loop: EventLoop, logger: Logger) {
         self.loop = loop
         self.log = logger
         self.stopWithCommand = stopWithCommand
+        self.killAfter = killAfter
         self.command = command.map { CommandRunner(arguments: $0) }
+        self.commandOutput = commandOutput
         var proxies: [String: Proxy] = [:]
         for plan in plans {
             let proxy = Proxy(name: plan.name, listen: plan.listen, upstream: plan.upstream, loop: loop, logger: logger)
@@ -72,42 +88,57 @@ public final class RunSession {
         started = .now
         for proxy in proxies.values.sorted(by: { $0.name < $1.name }) { try proxy.start() }
         try timeline.start { [unowned self] in
-            if command == nil || command?.status != nil { end() }
+            if command == nil || command?.exit != nil { end() }
         }
         guard let command else { return }
-        try command.start(loop: loop) { [unowned self] status in
-            bus.emit(.commandExited(status: status))
-            log.info("command exited with status \(status)")
-            if stopWithCommand || timeline.isFinished || interruptedBy != nil { end() }
+        try command.start(loop: loop, output: commandOutput) { [unowned self] exit in
+            bus.emit(.commandExited(status: exit.status))
+            log.info("command \(exit)")
+            if stopWithCommand || timeline.isFinished { end() }
         }
         bus.emit(.commandStarted(command: command.arguments.joined(separator: " "), pid: command.pid))
     }
 
-    /// SIGINT/SIGTERM: forward to the command, stop the timeline, end once the command is gone.
+    /// The first SIGINT/SIGTERM: ends the run now (the command's group is stopped as always).
     public func interrupt(_ signo: Int32) {
-        interruptedBy = signo
-        timeline.stop()
-        guard let command, command.status == nil else { return end() }
-        command.signal(signo)
+        if interruptedBy == nil { interruptedBy = signo }
+        end()
     }
 
-    /// Whether the command is still running.
-    public var commandRunning: Bool { command != nil && command?.status == nil }
+    /// A second signal: SIGKILL the command's group at once and report as soon as it is gone,
+    /// without waiting for the proxies to drain.
+    public func forceEnd(_ signo: Int32) {
+        forcedBy = signo
+        interrupt(signo)
+        guard let command else { return report() }
+        command.stopGroup(grace: .zero) { [unowned self] in report() }
+    }
 
     private func end() {
         guard !ended else { return }
         ended = true
+        duration = ContinuousClock.now - started
         if !timeline.isFinished { timeline.stop() }
-        command?.signal(SIGTERM)
-        let outcome = RunOutcome(commandStatus: command?.status, interruptedBy: interruptedBy,
-                                 duration: ContinuousClock.now - started)
-        var open = proxies.count
-        if open == 0 { return onEnd?(outcome) ?? () }
-        for proxy in proxies.values {
-            proxy.shutdown(grace: .seconds(1)) { [unowned self] in
-                open -= 1
-                if open == 0 { onEnd?(outcome) }
-            }
+        stillStopping = proxies.count + 1
+        if let command {
+            command.stopGroup(grace: killAfter) { [unowned self] in stopped() }
+        } else {
+            stopped()
         }
+        for proxy in proxies.values {
+            proxy.shutdown(grace: .seconds(1)) { [unowned self] in stopped() }
+        }
+    }
+
+    private func stopped() {
+        stillStopping -= 1
+        if stillStopping == 0 { report() }
+    }
+
+    private func report() {
+        guard !reported else { return }
+        reported = true
+        onEnd?(RunOutcome(command: command?.arguments, commandExit: command?.exit, interruptedBy: interruptedBy,
+                          forcedBy: forcedBy, duration: duration))
     }
 }

@@ -127,7 +127,8 @@ class ScenarioRunCase: IntegrationCase {
     }
 
     /// Asserts the JUnit file holds one testcase per verdict line, in order, named by its
-    /// label, with a <failure> exactly for the FAIL ones, and counts that agree.
+    /// label, with a <failure> exactly for the FAIL ones, then one per run check the run
+    /// printed (`command: …`, `run: …`), failed when it says so, and counts that agree.
     func assertJUnit(_ path: String, _ run: ScenarioRun, expectations: Int,
                      file: StaticString = #filePath, line: UInt = #line) {
         let verdicts = run.verdicts
@@ -138,7 +139,14 @@ class ScenarioRunCase: IntegrationCase {
         do {
             let document = try XMLDocument(data: data)
             let cases = try document.nodes(forXPath: "//testsuite/testcase").compactMap { $0 as? XMLElement }
-            XCTAssertEqual(cases.count, expectations, "testcases in \(path)", file: file, line: line)
+            let checks = run.stdout.split(separator: "\n").filter { $0.hasPrefix("command: ") || $0.hasPrefix("run: ") }
+            XCTAssertEqual(cases.count, expectations + checks.count, "testcases in \(path)", file: file, line: line)
+            for (element, check) in zip(cases.dropFirst(expectations), checks) {
+                XCTAssertEqual(element.attribute(forName: "name")?.stringValue, check.prefix { $0 != ":" }.description,
+                               file: file, line: line)
+                XCTAssertEqual(element.elements(forName: "failure").count, check.hasSuffix("(the run fails)") ? 1 : 0,
+                               "<failure> of \(check)", file: file, line: line)
+            }
             for (element, verdict) in zip(cases, verdicts) {
                 XCTAssertEqual(element.attribute(forName: "name")?.stringValue, verdict.label, file: file, line: line)
                 let failures = element.elements(forName: "failure")
@@ -147,9 +155,10 @@ class ScenarioRunCase: IntegrationCase {
                     XCTAssertEqual(message, verdict.figure, file: file, line: line)
                 }
             }
-            let failed = verdicts.filter { $0.word == "FAIL" }.count
+            let failed = verdicts.filter { $0.word == "FAIL" }.count + checks.filter { $0.hasSuffix("(the run fails)") }.count
             let suite = try document.nodes(forXPath: "//testsuite").first as? XMLElement
-            XCTAssertEqual(suite?.attribute(forName: "tests")?.stringValue, "\(expectations)", file: file, line: line)
+            XCTAssertEqual(suite?.attribute(forName: "tests")?.stringValue, "\(expectations + checks.count)",
+                           file: file, line: line)
             XCTAssertEqual(suite?.attribute(forName: "failures")?.stringValue, "\(failed)", file: file, line: line)
         } catch {
             XCTFail("\(path) is not XML: \(error)\n\(String(decoding: data, as: UTF8.self))", file: file, line: line)

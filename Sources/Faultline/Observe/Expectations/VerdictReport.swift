@@ -1,13 +1,14 @@
 /// Verdicts as people and CI systems read them: a text block for the terminal and log, and
 /// JUnit XML for `--junit`.
 public enum VerdictReport {
-    /// One line per expectation (`PASS  label — figure`), then a summary line.
+    /// One line per expectation (`PASS  label — figure`), then a summary line. Control
+    /// characters from the scenario's names are escaped: one verdict stays one line.
     public static func text(_ verdicts: [Verdict], scenario: String) -> String {
         let lines = verdicts.map { verdict in
             let word = verdict.status.rawValue.uppercased()
             return word.padding(to: 5) + " " + verdict.label + " — " + verdict.observed
         }
-        return (lines + [summary(verdicts, scenario: scenario)]).joined(separator: "\n")
+        return (lines + [summary(verdicts, scenario: scenario)]).map(TerminalText.escaped).joined(separator: "\n")
     }
 
     /// `NAME: all 3 expectations held`, `NAME: 1 of 3 expectations failed, 1 could not be judged`.
@@ -26,14 +27,15 @@ public enum VerdictReport {
     }
 
     /// A JUnit XML document: one `<testsuite>` named after the scenario, one `<testcase>` per
-    /// expectation (classname = scenario, name = label, time = the stretch it was judged on).
-    /// A failed expectation carries `<failure>`, one that could not be judged `<error>`;
-    /// every testcase keeps the observed figure in `<system-out>`, so a CI page shows it
-    /// for passes too.
-    public static func junitXML(_ verdicts: [Verdict], scenario: String, duration: Duration) -> String {
-        let failures = verdicts.filter { $0.status == .fail }.count
+    /// expectation (classname = scenario, name = label, time = the stretch it was judged on),
+    /// then one per check on the run itself (`command`, `run`). A failed expectation or check
+    /// carries `<failure>`, an expectation that could not be judged `<error>`; every testcase
+    /// keeps the observed figure in `<system-out>`, so a CI page shows it for passes too.
+    public static func junitXML(_ verdicts: [Verdict], scenario: String, duration: Duration,
+                                runChecks: [RunCheck] = []) -> String {
+        let failures = verdicts.filter { $0.status == .fail }.count + runChecks.filter { !$0.passed }.count
         let errors = verdicts.filter { $0.status == .error }.count
-        let counts = "tests=\"\(verdicts.count)\" failures=\"\(failures)\" errors=\"\(errors)\""
+        let counts = "tests=\"\(verdicts.count + runChecks.count)\" failures=\"\(failures)\" errors=\"\(errors)\""
         let time = "time=\"\(seconds(duration))\""
         var xml = ["<?xml version=\"1.0\" encoding=\"UTF-8\"?>"]
         xml.append("<testsuites name=\"faultline\" \(counts) \(time)>")
@@ -48,6 +50,15 @@ public enum VerdictReport {
             case .error: xml.append("      <error type=\"\(escape(verdict.kind))\" message=\"\(observed)\">\(observed)</error>")
             }
             xml.append("      <system-out>\(observed)</system-out>")
+            xml.append("    </testcase>")
+        }
+        for check in runChecks {
+            xml.append("    <testcase classname=\"\(escape(scenario))\" name=\"\(escape(check.name))\" time=\"\(seconds(duration))\">")
+            let message = escape(check.message)
+            if !check.passed {
+                xml.append("      <failure type=\"\(escape(check.name))\" message=\"\(message)\">\(message)</failure>")
+            }
+            xml.append("      <system-out>\(escape(check.detail))</system-out>")
             xml.append("    </testcase>")
         }
         xml.append("  </testsuite>")
