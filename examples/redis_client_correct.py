@@ -26,7 +26,7 @@ One line per request, stamped with the seconds since the client started:
 It exits 0 whatever happened: under `faultline run`, the scenario's expectations judge
 the client from the network, not this script's exit status. For example:
 
-    faultline run scenarios/redis-idle-cutoff.yaml -- python3 examples/redis_client_correct.py --port 16379 --duration 20
+    faultline run scenarios/redis-idle-cutoff.yaml -- python3 examples/redis_client_correct.py --port 16379 --duration 22
 """
 import argparse
 import random

@@ -15,7 +15,7 @@ Repeated identical errors are printed once with a count, so a storm does not flo
 terminal (`error ConnectionError: … (repeated 2481 times)`). It exits 0 whatever happened;
 under `faultline run`, the scenario's expectations judge it. For example:
 
-    faultline run scenarios/redis-idle-cutoff.yaml -- python3 examples/redis_client_naive.py --port 16379 --duration 20
+    faultline run scenarios/redis-idle-cutoff.yaml -- python3 examples/redis_client_naive.py --port 16379 --duration 22
 """
 import argparse
 import sys

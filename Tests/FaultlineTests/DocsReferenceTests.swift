@@ -2,8 +2,8 @@ import Faultline
 import Foundation
 import XCTest
 
-/// The files a user reads (README.md, docs/*.md, examples/README.md and the comment blocks of
-/// scenarios/*.yaml) must work from a fresh clone: every path and script they name exists in
+/// The files a user reads (README.md, docs/*.md, examples/README.md and the example clients,
+/// the comment blocks of scenarios/*.yaml) must work from a fresh clone: every path and script they name exists in
 /// the repository, every relative link resolves, nothing points outside the repository, and
 /// each `faultline run` command they show talks to the scenario's own ports for long enough.
 final class DocsReferenceTests: XCTestCase {
@@ -21,12 +21,14 @@ final class DocsReferenceTests: XCTestCase {
     }
 
     /// The user-facing files, relative to the root; scenario files contribute their comments only.
+    /// (`faultline run --help` is left out: its second example runs a script of the user's own.)
     private func userFiles() throws -> [String] {
         let names = { (folder: String, suffix: String) throws -> [String] in
             try FileManager.default.contentsOfDirectory(atPath: Self.root.appendingPathComponent(folder).path)
                 .filter { $0.hasSuffix(suffix) }.sorted().map { "\(folder)/\($0)" }
         }
-        return ["README.md", "examples/README.md"] + (try names("docs", ".md")) + (try names("scenarios", ".yaml"))
+        return ["README.md", "examples/README.md"] + (try names("docs", ".md")) + (try names("examples", ".py"))
+            + (try names("scenarios", ".yaml"))
     }
 
     private func lines(of file: String) throws -> [Line] {

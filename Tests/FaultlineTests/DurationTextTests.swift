@@ -13,11 +13,18 @@ final class DurationTextTests: XCTestCase {
     }
 
     func testRejectsWhatIsNotADuration() {
-        for text in ["", "5", "ms", "-1s", "+1s", "1 s", "1sec", "infs", "nans", "1.2.3s"] {
+        for text in ["", "5", "ms", "+1s", "1 s", "1sec", "infs", "nans", "1.2.3s", "0x10s", "1e3s", ".5s", "1.s"] {
             XCTAssertThrowsError(try DurationText.parse(text), text) { error in
-                XCTAssertEqual("\(error)", "invalid duration '\(text)': expected a number with us, ms, s, m or h (e.g. 250ms, 2s)")
+                XCTAssertEqual("\(error)", "'\(text)' is not a duration such as 250ms or 2s")
             }
         }
+        for text in ["-1s", "8760.000001h", "99999999999h", "9223372036854775807s", "99999999999999999999999us"] {
+            XCTAssertThrowsError(try DurationText.parse(text), text) { error in
+                XCTAssertEqual("\(error)", "'\(text)' is out of range: durations go from 0 to 8760h (1 year)")
+            }
+        }
+        XCTAssertEqual(try DurationText.parse("8760h"), DurationText.maximum)
+        XCTAssertEqual(try DurationText.parse("525600m"), DurationText.maximum)
     }
 
     func testFormatsAsUsersWriteIt() {

@@ -38,7 +38,7 @@ final class FaultParsingTests: XCTestCase {
         XCTAssertEqual(message("tcp.latency:ms=fast"),
                        "invalid fault 'tcp.latency': parameter 'ms': 'fast' is not a duration such as 250ms or 2s")
         XCTAssertEqual(message("tcp.latency:probability=2"),
-                       "invalid fault 'tcp.latency': parameter 'probability': '2' is not a number from 0 to 1")
+                       "invalid fault 'tcp.latency': parameter 'probability': '2' is out of range: probabilities go from 0 to 1")
         XCTAssertEqual(message("tcp.limit_data"), "invalid fault 'tcp.limit_data': parameter 'bytes': is required by tcp.limit_data")
         XCTAssertEqual(message("tcp.cutoff:how=fin"),
                        "invalid fault 'tcp.cutoff': parameter 'after': tcp.cutoff needs after or idle (or both) above 0")
@@ -46,7 +46,7 @@ final class FaultParsingTests: XCTestCase {
                        "invalid fault 'tcp.cutoff': parameter 'how': 'kill' is not one of fin, rst, drop")
         XCTAssertEqual(message("tcp.down:first=2"),
                        "invalid fault 'tcp.down': parameter 'mode': refuse closes the whole port, so first, every and probability cannot pick connections; use mode=reset or mode=close")
-        XCTAssertEqual(message("tcp.latency:first=0"), "invalid fault 'tcp.latency': parameter 'first': '0' is not a whole number ≥ 1")
+        XCTAssertEqual(message("tcp.latency:first=0"), "invalid fault 'tcp.latency': parameter 'first': '0' is out of range: it goes from 1 to 2147483647")
         XCTAssertEqual(message("tcp.slicer:size=0"), "invalid fault 'tcp.slicer': parameter 'size': must be at least 1")
     }
 

@@ -138,7 +138,7 @@ final class ScenarioErrorTests: XCTestCase {
             "s.yaml:13:5: unknown fault kind 'redis.latency' (did you mean 'tcp.latency'?)",
             "s.yaml:14:34: tcp.latency has no parameter 'jiter' (did you mean 'jitter'?)",
             "s.yaml:14:48: tcp.latency parameter 'ms': 'fast' is not a duration such as 250ms or 2s",
-            "s.yaml:14:67: tcp.latency parameter 'probability': '2' is not a number from 0 to 1",
+            "s.yaml:14:67: tcp.latency parameter 'probability': '2' is out of range: probabilities go from 0 to 1",
             "s.yaml:15:5: missing parameter 'bytes' (required by tcp.limit_data)",
             "s.yaml:16:5: tcp.cutoff needs after or idle (or both) above 0",
             "s.yaml:17:18: tcp.latency: expected a mapping of parameters such as { ms: 100 }, found a list",

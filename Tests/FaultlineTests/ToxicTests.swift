@@ -49,7 +49,7 @@ final class ToxicTests: XCTestCase {
         let cases = [
             #"{"type":"lag"}"#: "parameter 'type': unknown toxic type 'lag'",
             #"{"type":"latency","stream":"sideways"}"#: "parameter 'stream': 'sideways' is not one of upstream, downstream, both",
-            #"{"type":"latency","toxicity":3}"#: "parameter 'toxicity': '3' is not a number from 0 to 1",
+            #"{"type":"latency","toxicity":3}"#: "parameter 'toxicity': '3' is out of range: probabilities go from 0 to 1",
             #"{"type":"latency","attributes":{"latency":"soon"}}"#: "parameter 'attributes.latency': 'soon' is not a duration such as 250ms or 2s",
         ]
         for (json, message) in cases {

@@ -101,12 +101,17 @@ public struct Fault: Sendable {
 
     private static func text(_ value: ParameterValue) -> String { value.description }
 
+    /// `first` and `every`: 0 would pick no connection at all, so they start at 1.
     private static func positive(_ parameter: FaultParameter, _ text: String) throws -> Int {
-        guard case .count(let value) = try parameter.parse(text), value > 0 else {
-            throw ParameterError(parameter: parameter.name, message: "'\(text)' is not a whole number ≥ 1")
+        do {
+            return Int(try NumberText.read(text, as: positiveCount))
+        } catch {
+            throw ParameterError(parameter: parameter.name, message: error.description)
         }
-        return value
     }
+
+    private static let positiveCount = Quantity(expected: "a whole number ≥ 1", range: 1...UInt64(Int32.max),
+                                                rangeText: "it goes from 1 to \(Int32.max)")
 
     /// Whether the fault targets some connections and not others.
     var selects: Bool { probability < 1 || first != nil || every != nil }

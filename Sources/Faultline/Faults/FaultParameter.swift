@@ -2,11 +2,11 @@
 public enum ParameterType: Sendable, Equatable {
     /// `250ms`, `2s`; a bare number is taken in `bareUnit` (Toxiproxy's fields are numbers).
     case duration(bareUnit: DurationUnit)
-    /// A whole number ≥ 0.
+    /// A whole number from 0 to 2147483647 (`Quantity.count`).
     case count
-    /// A size in bytes: `1024`, `64KB`, `1MB`.
+    /// A size in bytes: `1024`, `64KB`, `1MB`, up to 1TB (`Quantity.bytes`).
     case bytes
-    /// Bytes per second: `100KB`, `1MB`; a bare number is KB/s (Toxiproxy's unit).
+    /// Bytes per second: `100KB`, `1MB`; a bare number is KB/s (Toxiproxy's unit); up to 100GB/s.
     case rate
     /// A probability from 0 to 1.
     case probability
@@ -68,33 +68,30 @@ public struct FaultParameter: Sendable {
         self.help = help
     }
 
-    /// Reads `text` as this parameter's type; the error names the parameter.
+    /// Reads `text` as this parameter's type; the error names the parameter and, for a number
+    /// out of range, the range.
     public func parse(_ text: String) throws -> ParameterValue {
-        switch type {
-        case .duration(let unit):
-            if let number = Double(text), number >= 0, number.isFinite {
-                return .duration(.microseconds(Int64(number * (unit == .milliseconds ? 1000 : 1))))
+        do {
+            switch type {
+            case .duration(let unit):
+                return .duration(try DurationText.parse(text, bareUnit: unit.rawValue))
+            case .count:
+                return .count(Int(try NumberText.read(text, as: .count)))
+            case .bytes:
+                return .count(Int(try NumberText.read(text, as: .bytes)))
+            case .rate:
+                return .count(Int(try NumberText.read(text, as: .rate)))
+            case .probability:
+                return .probability(try NumberText.probability(text, expected: "a number from 0 to 1"))
+            case .choice(let words):
+                guard words.contains(text) else { throw invalid(text, "one of \(words.joined(separator: ", "))") }
+                return .word(text)
+            case .text:
+                guard !text.isEmpty else { throw invalid(text, "a non-empty text") }
+                return .word(text)
             }
-            do { return .duration(try DurationText.parse(text)) } catch { throw invalid(text, "a duration such as 250ms or 2s") }
-        case .count:
-            guard let value = Int(text), value >= 0 else { throw invalid(text, "a whole number ≥ 0") }
-            return .count(value)
-        case .bytes:
-            guard let value = ByteSize.parse(text) else { throw invalid(text, "a size such as 1024, 64KB or 1MB") }
-            return .count(value)
-        case .rate:
-            let perSecond = Int(text).map { $0 * 1024 } ?? ByteSize.parse(text)
-            guard let value = perSecond, value > 0 else { throw invalid(text, "a rate such as 100 (KB/s), 500KB or 1MB") }
-            return .count(value)
-        case .probability:
-            guard let value = Double(text), value >= 0, value <= 1 else { throw invalid(text, "a number from 0 to 1") }
-            return .probability(value)
-        case .choice(let words):
-            guard words.contains(text) else { throw invalid(text, "one of \(words.joined(separator: ", "))") }
-            return .word(text)
-        case .text:
-            guard !text.isEmpty else { throw invalid(text, "a non-empty text") }
-            return .word(text)
+        } catch let error as NumberError {
+            throw ParameterError(parameter: name, message: error.description)
         }
     }
 
@@ -112,15 +109,22 @@ public struct ParameterError: Error, CustomStringConvertible {
     public var description: String { "parameter '\(parameter)': \(message)" }
 }
 
-/// Byte sizes as users write them: `1024`, `64KB`, `1MB` (powers of 1024).
-enum ByteSize {
-    static func parse(_ text: String) -> Int? {
-        let units: [(String, Int)] = [("KB", 1024), ("MB", 1024 * 1024), ("GB", 1024 * 1024 * 1024), ("B", 1)]
-        for (suffix, scale) in units where text.uppercased().hasSuffix(suffix) {
-            guard let value = Int(text.dropLast(suffix.count)), value >= 0 else { return nil }
-            return value * scale
-        }
-        guard let value = Int(text), value >= 0 else { return nil }
-        return value
-    }
+extension Quantity {
+    /// A whole number of things (connections, requests): 0 to 2147483647.
+    public static let count = Quantity(expected: "a whole number ≥ 0", range: 0...UInt64(Int32.max),
+                                       rangeText: "counts go from 0 to \(Int32.max)")
+
+    /// Byte sizes as users write them: `1024`, `64KB`, `1MB` (powers of 1024), up to 1TB.
+    public static let bytes = Quantity(expected: "a size such as 1024, 64KB or 1MB", units: byteUnits, caseInsensitive: true,
+                                       range: 0...terabyte, rangeText: "sizes go from 0 to 1TB")
+
+    /// Bytes per second: `500KB`, `2MB`; a bare number is KB/s (Toxiproxy's unit). Up to 100GB/s.
+    public static let rate = Quantity(expected: "a rate such as 100 (KB/s), 500KB or 1MB", units: byteUnits, bareScale: 1024,
+                                      caseInsensitive: true, range: 1...100 * gigabyte,
+                                      rangeText: "rates go from 1B to 100GB per second")
+
+    private static let gigabyte: UInt64 = 1 << 30
+    private static let terabyte: UInt64 = 1 << 40
+    private static let byteUnits: [Unit] = [.init("B", 1), .init("KB", 1 << 10), .init("MB", 1 << 20),
+                                            .init("GB", gigabyte), .init("TB", terabyte)]
 }

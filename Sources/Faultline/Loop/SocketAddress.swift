@@ -18,7 +18,7 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// (`localhost`); the port is 0–65535.
     public init(parsing text: String) throws {
         let (host, portText) = try Self.split(text)
-        guard let port = UInt16(portText) else {
+        guard let port = (try? NumberText.read(String(portText), as: .port)).map(UInt16.init) else {
             throw AddressError(text: text, reason: "port '\(portText)' is not a number from 0 to 65535")
         }
         var hints = addrinfo()
@@ -39,6 +39,15 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
         self.length = first.pointee.ai_addrlen
         self.host = host
         self.port = port
+    }
+
+    /// Parses an address to connect to: as `init(parsing:)`, but port 0, which stands for "any
+    /// free port" when listening, is refused: nothing can be reached there.
+    public init(parsingUpstream text: String) throws {
+        try self.init(parsing: text)
+        guard port != 0 else {
+            throw AddressError(text: text, reason: "port 0 cannot be connected to; an upstream port goes from 1 to 65535")
+        }
     }
 
     /// The same address with another port (sin_port and sin6_port share their offset).

@@ -15,7 +15,13 @@ enum Slicer {
         touchesBytes: true,
         toxiproxy: ToxiproxyName(type: "slicer", attributes: ["average_size": "size", "size_variation": "variation", "delay": "delay"]),
         check: { fault in
-            guard fault.count("size") > 0 else { throw ParameterError(parameter: "size", message: "must be at least 1") }
+            let size = fault.count("size")
+            guard size > 0 else { throw ParameterError(parameter: "size", message: "must be at least 1") }
+            // A spread of size or more would ask for empty or negative slices.
+            guard fault.count("variation") < size else {
+                throw ParameterError(parameter: "variation", message: "'\(fault.count("variation"))' must be below size (\(size)): "
+                                     + "every slice holds at least 1 byte")
+            }
         }
     ) { fault, link in
         StageEffect(fault: fault, link: link) { loop, random in
