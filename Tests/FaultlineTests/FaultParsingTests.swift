@@ -30,6 +30,10 @@ final class FaultParsingTests: XCTestCase {
         XCTAssertEqual(cutoff.probability, 0.5)
         XCTAssertEqual(cutoff.direction, .upstream)
         XCTAssertEqual(try fault("tcp.timeout").direction, .both)
+        XCTAssertEqual(try fault("tcp.timeout").name, "tcp.timeout_both")
+        // A kind whose direction changes nothing is named by its kind alone.
+        XCTAssertEqual(try fault("tcp.down:mode=reset").name, "tcp.down")
+        XCTAssertEqual(try fault("tcp.cutoff:after=1s").name, "tcp.cutoff")
     }
 
     func testErrorsNameTheParameter() {

@@ -139,7 +139,7 @@ final class TCPFaultLiveChangeTests: IntegrationCase {
         try Sock.sendAll(client, Array("hello\n".utf8))
         usleep(200_000)
         let removedAt = monotonicSeconds()
-        XCTAssertTrue(try proxy.removeFault(named: "tcp.connect_delay_downstream"))
+        XCTAssertTrue(try proxy.removeFault(named: "tcp.connect_delay"))
         let (acceptedAt, request) = try server.join(timeout: 5)
         XCTAssertLessThan(acceptedAt - removedAt, 0.5, "the upstream saw the connection \(acceptedAt - removedAt) s after the removal")
         XCTAssertEqual(request, Array("hello\n".utf8), "the bytes sent while the connect was held must arrive")

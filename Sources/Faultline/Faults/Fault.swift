@@ -17,7 +17,8 @@ public enum FaultDirection: String, Sendable, CaseIterable {
 /// It maps one-to-one onto a Toxiproxy toxic (`name`, `type`, `stream`, `toxicity`,
 /// `attributes`), see `Toxic`.
 public struct Fault: Sendable {
-    /// Unique within its proxy; defaults to `KIND_DIRECTION` as Toxiproxy names toxics.
+    /// Unique within its proxy; defaults to `KIND_DIRECTION` as Toxiproxy names toxics, or to
+    /// `KIND` for a kind whose direction changes nothing (`tcp.down`).
     public var name: String
     /// What the fault does.
     public let kind: FaultKind
@@ -35,7 +36,7 @@ public struct Fault: Sendable {
     /// The parameters every kind takes, besides its own.
     public static let commonParameters: [FaultParameter] = [nameParameter, directionParameter,
                                                             probabilityParameter, firstParameter, everyParameter]
-    static let nameParameter = FaultParameter("name", .text, default: nil, "unique within the proxy (default KIND_DIRECTION)")
+    static let nameParameter = FaultParameter("name", .text, default: nil, "unique within the proxy (default KIND_DIRECTION, or KIND for kinds without a direction)")
     static let directionParameter = FaultParameter(
         "direction", .choice(FaultDirection.allCases.map(\.rawValue)), default: nil,
         "upstream (client→server), downstream or both; the default depends on the kind")
@@ -78,7 +79,7 @@ public struct Fault: Sendable {
             values[parameter.name] = value
         }
         self.kind = kind
-        self.name = name ?? "\(kind.name)_\(direction.rawValue)"
+        self.name = name ?? (kind.directional ? "\(kind.name)_\(direction.rawValue)" : kind.name)
         self.direction = direction
         self.probability = probability
         self.first = first
