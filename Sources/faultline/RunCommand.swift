@@ -25,7 +25,7 @@ struct RunCommand: ParsableCommand {
             CMD failed or a signal cut the run short, 2 bad input.
 
             Examples:
-              faultline run scenarios/redis-idle-cutoff.yaml -- python3 examples/redis_client_correct.py --port 16379 --duration 20
+              faultline run scenarios/redis-idle-cutoff.yaml -- python3 examples/redis_client_correct.py --port 16379 --duration 22
               faultline run scenarios/startup-race.yaml --junit verdict.xml -- ./start.sh
             """)
 
