@@ -67,7 +67,7 @@ final class ScenarioErrorTests: XCTestCase {
         let yaml = Self.head + "expect:\n  - max_connection_attempts: 6.5\n  - quiet_after_failures: { failures: 2.5, quiet: 1s }\n  - max_rate: 2.5\n"
         XCTAssertEqual(errors(yaml), [
             "s.yaml:12:30: max_connection_attempts: expected a whole number ≥ 0 such as 6, found '6.5'",
-            "s.yaml:13:39: failures: expected a whole number ≥ 0 such as 5, found '2.5'",
+            "s.yaml:13:39: failures: expected a whole number ≥ 1 such as 5, found '2.5'",
         ])
     }
 
@@ -101,7 +101,7 @@ final class ScenarioErrorTests: XCTestCase {
         let clash = Self.head.replacingOccurrences(of: "127.0.0.1:18080", with: "127.0.0.1:16379")
         XCTAssertEqual(errors(clash), ["s.yaml:6:13: listen: 127.0.0.1:16379 is already where proxy 'redis' listens"])
         XCTAssertEqual(errors(Self.head.replacingOccurrences(of: "  api:\n", with: "  api:\n    protocol: resp\n")), [
-            "s.yaml:6:15: protocol: unknown protocol 'resp'; expected tcp, redis or http",
+            "s.yaml:6:15: protocol: 'resp' is not a protocol; expected tcp, redis or http",
         ])
     }
 

@@ -12,7 +12,7 @@ final class ScenarioLoaderTests: XCTestCase {
           redis:
             listen: 127.0.0.1:16379
             upstream: 127.0.0.1:6379
-            protocol: redis
+            protocol: tcp
             tls: { profile: valid, host: localhost }
           api:
             listen: "[::1]:18080"
@@ -49,7 +49,7 @@ final class ScenarioLoaderTests: XCTestCase {
         let redis = try XCTUnwrap(scenario.proxy(named: "redis"))
         XCTAssertEqual(redis.listen.description, "127.0.0.1:16379")
         XCTAssertEqual(redis.upstream.description, "127.0.0.1:6379")
-        XCTAssertEqual(redis.protocol, .redis)
+        XCTAssertEqual(redis.protocol, .tcp)
         XCTAssertEqual(redis.position, SourcePosition(line: 5, column: 3))
         XCTAssertEqual(redis.tls?["profile"], .scalar("valid", SourcePosition(line: 9, column: 21)))
         XCTAssertNil(redis.upstreamTLS)

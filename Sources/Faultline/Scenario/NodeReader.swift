@@ -119,38 +119,44 @@ final class NodeReader {
 
     // MARK: values
 
-    /// `250ms`, `2s`, `1m`.
+    /// `250ms`, `2s`, `1m`, up to a year.
     func duration(_ node: Node, _ what: String) -> Duration? {
         let expected = "a duration such as 250ms, 2s or 1m"
         guard let text = text(node, what, expected: expected) else { return nil }
-        guard let value = try? DurationText.parse(text) else {
-            let unit = Double(text) != nil ? " (add a unit, e.g. \(text)s)" : ""
+        do {
+            return try DurationText.parse(text)
+        } catch where error.outOfRange {
+            report(node, "\(what): \(error)")
+        } catch {
+            let unit = NumberText.isDecimal(text) ? " (add a unit, e.g. \(text)s)" : ""
             report(node, "\(what): expected \(expected), found '\(text)'\(unit)")
-            return nil
         }
-        return value
+        return nil
     }
 
-    /// `host:port` or `[v6]:port`, resolved.
-    func address(_ node: Node, _ what: String) -> SocketAddress? {
+    /// `host:port` or `[v6]:port`, resolved; an `upstream` one cannot have port 0.
+    func address(_ node: Node, _ what: String, upstream: Bool = false) -> SocketAddress? {
         guard let text = text(node, what, expected: "an address host:port") else { return nil }
         do {
-            return try SocketAddress(parsing: text)
+            return try upstream ? SocketAddress(parsingUpstream: text) : SocketAddress(parsing: text)
         } catch {
             report(node, "\(what): \(error)")
             return nil
         }
     }
 
-    /// A whole number ≥ 0 that fits 64 bits.
-    func unsigned(_ node: Node, _ what: String) -> UInt64? {
+    /// A whole number from 0 to `UInt64.max`: a seed.
+    func seed(_ node: Node, _ what: String) -> UInt64? {
         let expected = "a whole number ≥ 0"
         guard let text = text(node, what, expected: expected) else { return nil }
-        guard let value = UInt64(text) else {
+        do {
+            return try NumberText.read(text, as: .seed)
+        } catch where error.outOfRange {
+            report(node, "\(what): \(error)")
+        } catch {
             report(node, "\(what): expected \(expected), found '\(text)'")
-            return nil
         }
-        return value
+        return nil
     }
 
     /// The node as written, with positions, for keys a later layer types.

@@ -41,6 +41,31 @@ public enum ProxyProtocol: String, Sendable, CaseIterable {
     case redis
     /// HTTP/1.1; takes `tcp.*` and `http.*`.
     case http
+
+    /// What faultline can proxy today. The others are named already, so that a file asking for
+    /// one is refused with that reason instead of silently running as TCP.
+    public static let available: [ProxyProtocol] = [.tcp]
+
+    /// Reads a protocol's name; the error tells a word that is no protocol from a protocol that
+    /// is not available yet.
+    public static func parse(_ text: String) throws(ProtocolError) -> ProxyProtocol {
+        let names = allCases.map(\.rawValue)
+        guard let value = ProxyProtocol(rawValue: text) else {
+            throw ProtocolError(message: "'\(text)' is not a protocol\(Suggestion.hint(for: text, in: names))")
+        }
+        guard available.contains(value) else {
+            let speaks = Suggestion.list(available.map(\.rawValue), conjunction: "and")
+            throw ProtocolError(message: "'\(text)' is not available yet (faultline speaks \(speaks) for now)")
+        }
+        return value
+    }
+}
+
+/// A `protocol:` or `--protocol` value faultline cannot use, and why.
+public struct ProtocolError: Error, Sendable, CustomStringConvertible {
+    /// `'foo' is not a protocol; expected tcp, redis or http`.
+    public let message: String
+    public var description: String { message }
 }
 
 /// One entry of `proxies:`.

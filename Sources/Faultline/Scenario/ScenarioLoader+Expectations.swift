@@ -120,32 +120,49 @@ extension ScenarioBuilder {
         return (values, positions)
     }
 
-    /// A value of the parameter's type; "KEY: expected …, found …" otherwise.
+    /// A value of the parameter's type; "KEY: expected …, found …" otherwise, or for a number
+    /// out of its range "KEY: 'TEXT' is out of range: …".
     private func readValue(_ node: Node, _ parameter: ExpectationParameterInfo, _ what: String) -> ExpectationValue? {
-        var text: String?
-        if case .scalar(let scalar) = node, !reader.isNull(node), !scalar.string.isEmpty { text = scalar.string }
-        let expected: String
-        switch parameter.type {
-        case .number:
-            if let text, let value = Double(text), value.isFinite, value >= 0 { return .number(value) }
-            expected = "a number ≥ 0 such as \(parameter.example)"
-        case .count:
-            if let text, let value = Int(text), value >= 0 { return .number(Double(value)) }
-            expected = "a whole number ≥ 0 such as \(parameter.example)"
-        case .duration:
-            if let text, let value = try? DurationText.parse(text) { return .duration(value) }
-            let unit = text.flatMap(Double.init) != nil ? " (add a unit, e.g. \(text ?? "")s)" : ""
-            reader.report(node, "\(what): expected a duration such as 250ms, 2s or 1m, found \(reader.found(node))\(unit)")
+        let expected = expectedValue(parameter)
+        guard case .scalar(let scalar) = node, !reader.isNull(node), !scalar.string.isEmpty else {
+            reader.report(node, "\(what): expected \(expected), found \(reader.found(node))")
             return nil
-        case .text:
-            if let text { return .text(text) }
-            expected = "a text such as \(parameter.example)"
-        case .flag:
-            if let text, ["true", "false"].contains(text.lowercased()) { return .flag(text.lowercased() == "true") }
-            expected = "true or false"
         }
-        reader.report(node, "\(what): expected \(expected), found \(reader.found(node))")
+        let text = scalar.string
+        do {
+            switch parameter.type {
+            case .number:
+                let maximum = UInt64(ExpectationParameterInfo.maximum)
+                return .number(try NumberText.decimal(text, maximum: maximum, expected: expected, noun: "numbers"))
+            case .count:
+                return .number(Double(try NumberText.read(text, as: parameter.countQuantity)))
+            case .duration:
+                return .duration(try DurationText.parse(text))
+            case .text:
+                return .text(text)
+            case .flag:
+                if ["true", "false"].contains(text.lowercased()) { return .flag(text.lowercased() == "true") }
+            }
+        } catch where error.outOfRange {
+            reader.report(node, "\(what): \(error)")
+            return nil
+        } catch {
+            // Not a number of the right shape: said below like every other wrong value.
+        }
+        let unit = parameter.type == .duration && NumberText.isDecimal(text) ? " (add a unit, e.g. \(text)s)" : ""
+        reader.report(node, "\(what): expected \(expected), found \(reader.found(node))\(unit)")
         return nil
+    }
+
+    /// What a value of the parameter's type looks like, for messages.
+    private func expectedValue(_ parameter: ExpectationParameterInfo) -> String {
+        switch parameter.type {
+        case .number: "a number ≥ 0 such as \(parameter.example)"
+        case .count: "a whole number ≥ \(parameter.minimum) such as \(parameter.example)"
+        case .duration: "a duration such as 250ms, 2s or 1m"
+        case .text: "a text such as \(parameter.example)"
+        case .flag: "true or false"
+        }
     }
 
     /// `{failures: 5, quiet: 10s}` from the parameters' own examples.

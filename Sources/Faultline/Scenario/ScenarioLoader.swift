@@ -97,7 +97,7 @@ final class ScenarioBuilder {
 
         let name = entry("name").flatMap { reader.text($0.value, "name") } ?? defaultName
         let description = entry("description").flatMap { reader.text($0.value, "description") }
-        let seed = entry("seed").flatMap { reader.unsigned($0.value, "seed") }
+        let seed = entry("seed").flatMap { reader.seed($0.value, "seed") }
         // Proxies first and then phases, whatever the file's order: faults and expectations
         // refer to both.
         let proxies = readProxies(reader.entry("proxies", in: entries, of: root, required: "the proxies to start, by name"))
@@ -132,7 +132,7 @@ final class ScenarioBuilder {
         let listenEntry = reader.entry("listen", in: fields, of: item.keyNode, required: "where clients connect, e.g. 127.0.0.1:16379")
         let listen = listenEntry.flatMap { reader.address($0.value, "listen") }
         let upstream = reader.entry("upstream", in: fields, of: item.keyNode, required: "where the proxy forwards, e.g. 127.0.0.1:6379")
-            .flatMap { reader.address($0.value, "upstream") }
+            .flatMap { reader.address($0.value, "upstream", upstream: true) }
         var proto: ProxyProtocol? = .tcp
         if let protocolEntry = field("protocol") {
             proto = readProtocol(protocolEntry.value)
@@ -152,11 +152,12 @@ final class ScenarioBuilder {
     private func readProtocol(_ node: Node) -> ProxyProtocol? {
         let names = ProxyProtocol.allCases.map(\.rawValue)
         guard let text = reader.text(node, "protocol", expected: Suggestion.list(names)) else { return nil }
-        guard let value = ProxyProtocol(rawValue: text) else {
-            reader.report(node, "protocol: unknown protocol '\(text)'\(Suggestion.hint(for: text, in: names))")
+        do {
+            return try ProxyProtocol.parse(text)
+        } catch {
+            reader.report(node, "protocol: \(error)")
             return nil
         }
-        return value
     }
 
     /// `tls:`-like keys: checked to be mappings, kept as written for the layer that types them.

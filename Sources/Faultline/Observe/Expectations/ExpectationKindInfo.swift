@@ -24,13 +24,40 @@ public struct ExpectationParameterInfo: Sendable {
     public let meaning: String
     /// A value as a user writes it, e.g. `10s`.
     public let example: String
+    /// The smallest value that means something (`failures: 0` would open a breaker before
+    /// anything failed); numbers and counts only.
+    public let minimum: Int
 
-    init(_ name: String, _ type: ExpectationValueType, required: Bool = true, _ meaning: String, example: String) {
+    init(_ name: String, _ type: ExpectationValueType, required: Bool = true, minimum: Int = 0, _ meaning: String,
+         example: String) {
         self.name = name
         self.type = type
         self.required = required
+        self.minimum = minimum
         self.meaning = meaning
         self.example = example
+    }
+
+    /// The largest count or number any parameter takes: beyond it a figure means nothing and
+    /// arithmetic on it could overflow.
+    public static let maximum = Int(Int32.max)
+
+    /// How a count parameter is read: whole, from `minimum` to `maximum`.
+    public var countQuantity: Quantity {
+        Quantity(expected: "a whole number ≥ \(minimum) such as \(example)", range: UInt64(minimum)...UInt64(Self.maximum),
+                 rangeText: "'\(name)' goes from \(minimum) to \(Self.maximum)")
+    }
+
+    /// Whether a typed value is outside the parameter's range; the reason when it is.
+    func rangeProblem(_ value: ExpectationValue) -> String? {
+        switch value {
+        case .number(let number) where number < Double(minimum) || number > Double(Self.maximum):
+            return "'\(name)' goes from \(minimum) to \(Self.maximum), not \(value)"
+        case .duration(let duration) where duration < .zero || duration > DurationText.maximum:
+            return "'\(name)' goes from 0 to 8760h (1 year), not \(value)"
+        default:
+            return nil
+        }
     }
 }
 
@@ -70,6 +97,8 @@ public struct ExpectationKindInfo: Sendable {
                 problems.append("\(name): '\(parameter.name)' must be a number ≥ 0, not \(value)")
             } else if case .number(let number) = value, parameter.type == .count, number != number.rounded() {
                 problems.append("\(name): '\(parameter.name)' must be a whole number, not \(value)")
+            } else if let problem = parameter.rangeProblem(value) {
+                problems.append("\(name): \(problem)")
             }
         }
         return problems

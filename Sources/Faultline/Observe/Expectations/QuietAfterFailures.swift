@@ -12,7 +12,7 @@ enum QuietAfterFailures: ExpectationCheck {
             + "request for at least `quiet`, measured from the last of those failures. The quiet may run past "
             + "the scope's end but must be seen before the run ends.",
         parameters: [
-            .init("failures", .count, "failed requests in a row that should open the breaker", example: "5"),
+            .init("failures", .count, minimum: 1, "failed requests in a row that should open the breaker", example: "5"),
             .init("quiet", .duration, "how long the client then stays silent, at least", example: "10s"),
         ],
         scalarParameter: nil,
