@@ -33,9 +33,9 @@ final class NodeReader {
 
     /// The messages in document order; an aliased node reported twice counts once.
     var sortedIssues: [ScenarioIssue] {
-        var seen: [ScenarioIssue] = []
-        for issue in issues where !seen.contains(issue) { seen.append(issue) }
-        return seen.enumerated().sorted { lhs, rhs in
+        var seen: Set<ScenarioIssue> = []
+        let unique = issues.filter { seen.insert($0).inserted }
+        return unique.enumerated().sorted { lhs, rhs in
             let (l, r) = (lhs.element.position, rhs.element.position)
             if l == r { return lhs.offset < rhs.offset }
             guard let l else { return true }

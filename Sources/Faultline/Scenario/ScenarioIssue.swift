@@ -21,7 +21,7 @@ public struct SourcePosition: Sendable, Hashable, Comparable, CustomStringConver
 }
 
 /// One mistake in a scenario file, printed as `file:line:col: message` like a compiler's.
-public struct ScenarioIssue: Sendable, Equatable, CustomStringConvertible {
+public struct ScenarioIssue: Sendable, Hashable, CustomStringConvertible {
     /// The file as the user named it.
     public let file: String
     /// Where the mistake is; nil when it is about the whole file (it cannot be read).

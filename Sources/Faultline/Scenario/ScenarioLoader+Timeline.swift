@@ -15,10 +15,11 @@ extension ScenarioBuilder {
         let name = nameField.flatMap { reader.text($0.value, "phase") }
         reader.checkKeys(fields, allowed: ScenarioSchema.phase.keyNames, in: name.map { "phase '\($0)'" } ?? "a phase")
         if let nameField, let name {
-            if let first = phaseNames.first(where: { $0.name == name }) {
-                reader.report(nameField.value, "duplicate phase name '\(name)' (first at \(first.position))")
+            if let first = phasePositions[name] {
+                reader.report(nameField.value, "duplicate phase name '\(name)' (first at \(first))")
             } else {
-                phaseNames.append((name, reader.position(nameField.value)))
+                phaseNames.append(name)
+                phasePositions[name] = reader.position(nameField.value)
             }
         }
         var duration: Duration?
@@ -143,19 +144,30 @@ extension ScenarioBuilder {
     }
 
     /// Fault names must be unique on a proxy among the faults active together: the whole-run
-    /// ones plus one phase's. Two phases may reuse a name; they never overlap.
+    /// ones plus one phase's. Two phases may reuse a name; they never overlap. Each phase is
+    /// checked against the whole-run names by lookup, so long timelines stay linear.
     func checkFaultNames(wholeRun: [ScenarioFault], phases: [[ScenarioFault]]) {
-        for group in phases.isEmpty ? [[]] : phases {
-            var seen: [String: ScenarioFault] = [:]
-            for fault in (wholeRun + group).sorted(by: { $0.position < $1.position }) {
-                let key = "\(fault.proxy)\u{0}\(fault.fault.name)"
-                guard let first = seen[key] else {
-                    seen[key] = fault
-                    continue
-                }
-                reader.report(fault.position, "duplicate fault name '\(fault.fault.name)' on proxy '\(fault.proxy)' "
+        let wholeRunByName = Dictionary(grouping: wholeRun, by: \.nameKey)
+        reportRepeatedNames(wholeRun, with: [:])
+        for group in phases { reportRepeatedNames(group, with: wholeRunByName) }
+    }
+
+    /// Reports each fault whose name an earlier one in `faults` or `others` already has on its proxy.
+    private func reportRepeatedNames(_ faults: [ScenarioFault], with others: [String: [ScenarioFault]]) {
+        let byName = Dictionary(grouping: faults, by: \.nameKey)
+        var done: Set<String> = []
+        for fault in faults where done.insert(fault.nameKey).inserted {
+            let together = ((byName[fault.nameKey] ?? []) + (others[fault.nameKey] ?? [])).sorted { $0.position < $1.position }
+            guard let first = together.first else { continue }
+            for repeated in together.dropFirst() {
+                reader.report(repeated.position, "duplicate fault name '\(repeated.fault.name)' on proxy '\(repeated.proxy)' "
                               + "(first at \(first.position)); give one of them a name:")
             }
         }
     }
+}
+
+extension ScenarioFault {
+    /// The proxy and the fault's name: what must be unique among faults active together.
+    fileprivate var nameKey: String { "\(proxy)\u{0}\(fault.name)" }
 }

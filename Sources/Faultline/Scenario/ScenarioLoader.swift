@@ -8,6 +8,10 @@ import Yams
 /// `file:line:col: message`. Names are checked across the file: a fault's or an
 /// expectation's `proxy:`, an expectation's `during:`/`after:`.
 public enum ScenarioLoader {
+    /// The most a scenario holds, in bytes (4 MB): hundreds of times any hand-written one, and
+    /// small enough to check in about a second. Larger input is refused before it is parsed.
+    public static let maximumSize = 4 << 20
+
     /// Loads the file at `path`; errors name the file as `path` is written.
     public static func load(path: String) throws(ScenarioErrors) -> Scenario {
         let text: String
@@ -21,6 +25,9 @@ public enum ScenarioLoader {
 
     /// Loads `yaml` as if read from `file` (used in messages and for the default name).
     public static func load(yaml: String, file: String) throws(ScenarioErrors) -> Scenario {
+        guard yaml.utf8.count <= maximumSize else {
+            throw ScenarioErrors(issues: [ScenarioIssue(file: file, position: nil, message: tooLarge(bytes: yaml.utf8.count))])
+        }
         let composed = YAMLComposer.compose(yaml)
         let reader = NodeReader(file: file, ignoredKeys: composed.ignoredKeys)
         composed.issues.forEach { reader.report($0.position, $0.message) }
@@ -39,9 +46,30 @@ public enum ScenarioLoader {
             throw ReadError(message: "no such file")
         }
         guard !isDirectory.boolValue else { throw ReadError(message: "is a directory, not a scenario file") }
-        guard let data = FileManager.default.contents(atPath: path) else { throw ReadError(message: "cannot read the file") }
+        guard let handle = FileHandle(forReadingAtPath: path) else { throw ReadError(message: "cannot read the file") }
+        defer { try? handle.close() }
+        // One byte past the limit is enough to refuse; a pipe or a device may never end.
+        var data = Data()
+        do {
+            while data.count <= maximumSize, let chunk = try handle.read(upToCount: maximumSize + 1 - data.count), !chunk.isEmpty {
+                data.append(chunk)
+            }
+        } catch {
+            throw ReadError(message: "cannot read the file: \(error.localizedDescription)")
+        }
+        guard data.count <= maximumSize else {
+            let size = (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? nil
+            throw ReadError(message: tooLarge(bytes: size))
+        }
         guard let text = String(data: data, encoding: .utf8) else { throw ReadError(message: "not UTF-8 text") }
         return text
+    }
+
+    /// The refusal of input over `maximumSize`; `bytes` is its size when known.
+    private static func tooLarge(bytes: Int?) -> String {
+        let size = bytes.flatMap { $0 > maximumSize ? String(format: "%.1f MB", Double($0) / Double(1 << 20)) : nil }
+        return "\(size.map { "the file is \($0)" } ?? "the file holds more than 4 MB"): "
+            + "a scenario file may hold at most 4 MB (\(maximumSize) bytes)"
     }
 
     /// `scenarios/startup-race.yaml` → `startup-race`.
@@ -67,8 +95,10 @@ extension Scenario {
 final class ScenarioBuilder {
     let reader: NodeReader
     let defaultName: String
-    /// Every key under `proxies:`, in order.
+    /// Every key under `proxies:`, in order (for suggestions and messages).
     var proxyNames: [String] = []
+    /// The same names, for lookups: a file may have thousands of faults naming proxies.
+    var proxyNameSet: Set<String> = []
     /// Whether `proxies:` could be read as a mapping; if not, references to proxies are not
     /// checked (every one would be "unknown" because of the one mistake already reported).
     var proxiesKnown = false
@@ -78,8 +108,12 @@ final class ScenarioBuilder {
     var proxyProtocols: [String: ProxyProtocol] = [:]
     /// Proxies with a `tls:` key.
     var tlsProxies: Set<String> = []
-    /// Every phase name with where it was first given.
-    var phaseNames: [(name: String, position: SourcePosition)] = []
+    /// Every phase name in order, for suggestions.
+    var phaseNames: [String] = []
+    /// Where each phase name was first given; lookups stay constant-time in long timelines.
+    var phasePositions: [String: SourcePosition] = [:]
+    /// Which proxy listens where, by the address's text, to report a second one.
+    private var listenOwners: [String: String] = [:]
 
     init(reader: NodeReader, defaultName: String) {
         self.reader = reader
@@ -119,12 +153,13 @@ final class ScenarioBuilder {
         var proxies: [ScenarioProxy] = []
         for item in items {
             proxyNames.append(item.key)
-            if let proxy = readProxy(item, after: proxies) { proxies.append(proxy) }
+            proxyNameSet.insert(item.key)
+            if let proxy = readProxy(item) { proxies.append(proxy) }
         }
         return proxies
     }
 
-    private func readProxy(_ item: NodeReader.Entry, after earlier: [ScenarioProxy]) -> ScenarioProxy? {
+    private func readProxy(_ item: NodeReader.Entry) -> ScenarioProxy? {
         let what = "proxy '\(item.key)'"
         guard let fields = reader.mapping(item.value, what, expected: "a mapping with listen and upstream") else { return nil }
         reader.checkKeys(fields, allowed: ScenarioSchema.proxy.keyNames, in: what)
@@ -141,8 +176,12 @@ final class ScenarioBuilder {
         let tls = field("tls").flatMap { readRawMapping($0, "tls") }
         let upstreamTLS = field("upstream_tls").flatMap { readRawMapping($0, "upstream_tls") }
         if field("tls") != nil { tlsProxies.insert(item.key) }
-        if let listen, let listenEntry, listen.port != 0, let other = earlier.first(where: { $0.listen == listen }) {
-            reader.report(listenEntry.value, "listen: \(listen) is already where proxy '\(other.name)' listens")
+        if let listen, let listenEntry, listen.port != 0 {
+            if let other = listenOwners[listen.description] {
+                reader.report(listenEntry.value, "listen: \(listen) is already where proxy '\(other)' listens")
+            } else {
+                listenOwners[listen.description] = item.key
+            }
         }
         guard let listen, let upstream, let proto else { return nil }
         return ScenarioProxy(name: item.key, listen: listen, upstream: upstream, protocol: proto, tls: tls,
@@ -172,7 +211,7 @@ final class ScenarioBuilder {
     func proxyReference(_ entry: NodeReader.Entry?, owner node: Node) -> String? {
         if let entry {
             guard let name = reader.text(entry.value, "proxy", expected: "a proxy name") else { return nil }
-            guard !proxiesKnown || proxyNames.contains(name) else {
+            guard !proxiesKnown || proxyNameSet.contains(name) else {
                 reader.report(entry.value, "unknown proxy '\(name)'\(Suggestion.hint(for: name, in: proxyNames))")
                 return nil
             }
@@ -187,9 +226,8 @@ final class ScenarioBuilder {
     /// The phase named at `node` (`during:`, `after:`); reports an unknown one.
     func phaseReference(_ node: Node, _ what: String) -> String? {
         guard let name = reader.text(node, what, expected: "a phase name") else { return nil }
-        let names = phaseNames.map(\.name)
-        guard !phasesKnown || names.contains(name) else {
-            reader.report(node, "\(what): unknown phase '\(name)'\(Suggestion.hint(for: name, in: names))")
+        guard !phasesKnown || phasePositions[name] != nil else {
+            reader.report(node, "\(what): unknown phase '\(name)'\(Suggestion.hint(for: name, in: phaseNames))")
             return nil
         }
         return name

@@ -19,18 +19,22 @@ struct ComposedYAML {
 enum YAMLComposer {
     /// A bound on rounds, so a pathological file cannot loop.
     private static let maxDuplicates = 100
+    /// A bound on the bytes composed over all rounds: a big file gets fewer rounds, so one with
+    /// many duplicates is still checked in a few seconds (its later duplicates go unreported).
+    private static let composeBudget = 16 << 20
 
     static func compose(_ text: String) -> ComposedYAML {
         var result = ComposedYAML()
         var source = text
-        for round in 0...maxDuplicates {
+        let rounds = min(maxDuplicates, max(1, composeBudget / max(text.utf8.count, 1)) - 1)
+        for round in 0...rounds {
             do {
                 result.root = try Yams.compose(yaml: source)
                 return result
             } catch YamlError.duplicatedKeysInMapping(let duplicates, let context) {
                 let key = duplicates.first ?? ""
                 let first = SourcePosition(line: context.mark.line, column: context.mark.column)
-                guard round < maxDuplicates, let second = locateDuplicate(of: key, after: first, in: source) else {
+                guard round < rounds, let second = locateDuplicate(of: key, after: first, in: source) else {
                     result.issues.append((first, "key '\(key)' is given more than once in this mapping"))
                     return result
                 }
