@@ -23,7 +23,7 @@ struct ProxyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Address to forward to: host:port or [v6]:port.", valueName: "addr"))
     var upstream: String
 
-    @Option(help: "Protocol spoken through the proxy: tcp (redis and http come with their faults).")
+    @Option(parsing: .unconditional, help: "Protocol spoken through the proxy: tcp (redis and http come with their faults).")
     var `protocol`: String = "tcp"
 
     @Option(name: .customLong("fault"),
@@ -32,11 +32,13 @@ struct ProxyCommand: ParsableCommand {
                 valueName: "spec"))
     var faults: [String] = []
 
-    @Option(help: ArgumentHelp("Give up an upstream connect after this long and close the client (e.g. 500ms, 10s).", valueName: "duration"))
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Give up an upstream connect after this long and close the client (e.g. 500ms, 10s).", valueName: "duration"))
     var connectTimeout: String = "10s"
 
-    @Option(help: "Seed for every per-connection decision (probability); random when not given.")
-    var seed: UInt64?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Seed for every per-connection decision (probability), 0 to 2^64-1; random when not given.", valueName: "seed"))
+    var seed: String?
 
     @Flag(help: "Never splice: move every byte through the process (for comparison and debugging).")
     var noSplice = false
@@ -44,17 +46,16 @@ struct ProxyCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        guard `protocol` == "tcp" else {
-            throw InputError("--protocol", "'\(`protocol`)' is not available yet; use tcp")
-        }
+        _ = try OptionValues.proxyProtocol(`protocol`)
+        let seed = try OptionValues.seed(seed)
         var options = ProxyOptions()
-        do { options.connectTimeout = try DurationText.parse(connectTimeout) } catch { throw InputError("--connect-timeout", error) }
+        options.connectTimeout = try OptionValues.connectTimeout(connectTimeout)
         let faultList: [Fault]
         do { faultList = try faults.map { try Fault(parsing: FaultSpec(parsing: $0)) } } catch { throw InputError("--fault", error) }
         let listenAddress: SocketAddress
         let upstreamAddress: SocketAddress
         do { listenAddress = try SocketAddress(parsing: listen) } catch { throw InputError("--listen", error) }
-        do { upstreamAddress = try SocketAddress(parsing: upstream) } catch { throw InputError("--upstream", error) }
+        do { upstreamAddress = try SocketAddress(parsingUpstream: upstream) } catch { throw InputError("--upstream", error) }
         let log = logging.bootstrap()
         ResourceLimits.raiseOpenFiles(log: log)
         let loop = try EventLoop()

@@ -36,8 +36,9 @@ struct RunCommand: ParsableCommand {
                                + "one for an interrupted run. Checked before the run starts.", valueName: "file"))
     var junit: String?
 
-    @Option(help: "Seed for every probabilistic decision (overrides the file's seed).")
-    var seed: UInt64?
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("Seed for every probabilistic decision, 0 to 2^64-1 (overrides the file's seed).", valueName: "seed"))
+    var seed: String?
 
     @Option(help: ArgumentHelp("How long CMD's process group has between SIGTERM and SIGKILL when the run ends "
                                + "(0s kills at once).", valueName: "duration"))
@@ -54,6 +55,7 @@ struct RunCommand: ParsableCommand {
     var command: [String] = []
 
     func run() throws {
+        let seed = try OptionValues.seed(seed)
         let grace: Duration
         do {
             grace = try DurationText.parse(killAfter)
