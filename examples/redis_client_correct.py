@@ -74,8 +74,8 @@ def main() -> int:
                         help="connect and read timeout in seconds (default 0.5)")
     parser.add_argument("--fail-max", type=int, default=5,
                         help="failed calls in a row that open the breaker (default 5)")
-    parser.add_argument("--cooldown", type=float, default=5.0,
-                        help="seconds the breaker stays open before a probe (default 5)")
+    parser.add_argument("--cooldown", type=float, default=1.0,
+                        help="seconds the breaker stays open before a probe (default 1)")
     args = parser.parse_args()
 
     client = make_client(args.host, args.port, args.timeout)

@@ -88,4 +88,37 @@ final class ExampleClientRunTests: ScenarioRunCase {
         let longestSilence = zip(stamps.dropFirst(), stamps).map { $0 - $1 }.max() ?? 0
         XCTAssertGreaterThan(longestSilence, 5, "the naive client should hang through the 7 s stall\n\(run.transcript)")
     }
+
+    /// A silently dropped connection never answers: the naive client would wait forever, and
+    /// `faultline run` with it. It says so and ends at --duration, so the run (and CI) ends.
+    func testNaiveClientEndsAtItsDurationOnADroppedConnection() throws {
+        let redis = try startRedis()
+        let listen = try Sock.freePort()
+        let scenario = try writeScenario("drop", """
+            name: example-drop
+            proxies:
+              redis:
+                listen: 127.0.0.1:\(listen)
+                upstream: 127.0.0.1:\(redis)
+            timeline:
+              - phase: healthy
+                for: 1s
+              - phase: dropped
+                for: 2s
+                faults:
+                  - tcp.cutoff: { after: 1ms, how: drop }
+            expect:
+              - after: healthy
+                first_success_within: 1s
+            """)
+        let run = try run(scenario, command: [
+            try python(), example("redis_client_naive.py"), "--port", "\(listen)", "--duration", "4",
+        ], timeout: 30)
+        XCTAssertEqual(run.termination, .exited(1), run.transcript)
+        XCTAssertLessThan(run.seconds, 15, run.transcript)
+        XCTAssertNotNil(run.stdout.range(of: #"\n\d+\.\d{3} the request sent at \d+\.\d{3} has not returned \(no timeout\); stopping at --duration\n"#,
+                                         options: .regularExpression), run.transcript)
+        assertVerdict(run, "FAIL", "first_success_within: 1s (after: healthy)",
+                      figure: "first_success_within: no success in the (?:\(FigureText.measured)) to the end of the run \\(limit 1s\\)")
+    }
 }
