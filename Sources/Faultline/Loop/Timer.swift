@@ -29,6 +29,12 @@ public final class Timer {
         event_add(event, &tv)
     }
 
+    /// Runs the action once the callbacks now running have returned, in this loop turn: no
+    /// timeout, so no timer syscall. Asking again before it ran changes nothing.
+    public func fireSoon() {
+        event_active(event, Int32(EV_TIMEOUT), 0)
+    }
+
     /// Disarms the timer if it is pending.
     public func cancel() { event_del(event) }
 

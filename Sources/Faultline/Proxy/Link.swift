@@ -7,7 +7,9 @@ import Logging
 final class Link {
     /// Process-unique, increasing; appears in every log line about this link.
     let id: UInt64
-    private unowned let proxy: Proxy
+    /// The proxy owns its links and outlives them (closed links wait in its reaper list);
+    /// `unowned(unsafe)` spares the reference counting on every chunk.
+    private unowned(unsafe) let proxy: Proxy
     private let client: Int32
     private var upstream: Int32 = -1
     private var connectEvent: OpaquePointer?
@@ -16,7 +18,12 @@ final class Link {
     private var closed = false
     /// `start()` ran: faults added from now on are told the client was accepted.
     private var started = false
-    private(set) var log: Logger
+    /// This link's logger (its id in every line), made on first use: most links never log.
+    private(set) lazy var log: Logger = {
+        var log = proxy.log
+        log[metadataKey: "link"] = "\(id)"
+        return log
+    }()
     /// When the client was accepted.
     let openedAt = ContinuousClock.now
     /// When a byte last arrived from either side (`tcp.cutoff` with `idle`).
@@ -38,9 +45,6 @@ final class Link {
         self.client = client
         self.proxy = proxy
         live = LiveToken(.link, on: proxy.loop)
-        var log = proxy.log
-        log[metadataKey: "link"] = "\(id)"
-        self.log = log
     }
 
     deinit {
@@ -50,7 +54,6 @@ final class Link {
     /// Applies the faults' connect decisions, then connects to the upstream. The client is
     /// not read until that succeeds, so its bytes wait in the kernel meanwhile.
     func start() {
-        Socket.setNoDelay(client)
         started = true
         effects.values.forEach { $0.accepted() }
         guard !closed else { return }
@@ -101,6 +104,9 @@ final class Link {
         }
         let address = proxy.upstream
         upstream = Socket.tcp(family: address.family)
+        if upstream < 0 && (errno == EMFILE || errno == ENFILE) && proxy.yieldSpareDescriptor() {
+            upstream = Socket.tcp(family: address.family)
+        }
         guard upstream >= 0 else { return upstreamFailed(errno) }
         switch Socket.connect(upstream, to: address) {
         case 0:
@@ -140,7 +146,7 @@ final class Link {
         let limits = proxy.options.limits
         toUpstream = Pipe(.upstream, link: self, from: client, to: upstream, loop: loop, path: path, limits: limits)
         toClient = Pipe(.downstream, link: self, from: upstream, to: client, loop: loop, path: path, limits: limits)
-        log.debug("connected to upstream \(proxy.upstream)")
+        if proxy.logsLinks { log.debug("connected to upstream \(proxy.upstream)") }
         proxy.bus.emit(.upstreamConnected, proxy: proxy.name, link: id)
         effects.values.forEach { $0.attach() }
         refreshPath()
@@ -241,6 +247,11 @@ final class Link {
 
     // MARK: called by the pipes
 
+    /// Whether the link closes as soon as `pipe` has finished its sink.
+    func closesWhenFinished(_ pipe: Pipe) -> Bool {
+        closeWhenFinished || (pipe === toUpstream ? toClient : toUpstream)?.sinkFinished == true
+    }
+
     /// A pipe sent its FIN; when both have, the link is done.
     func pipeFinished(_ pipe: Pipe) {
         if closeWhenFinished || (toUpstream?.sinkFinished == true && toClient?.sinkFinished == true) {
@@ -279,21 +290,25 @@ final class Link {
         toClient?.dispose()
         // Bytes the client sent that were never read (a blackhole, a held connect) are a
         // request it is abandoning: it counts, unanswered.
-        if finish(client, reset: resetClient) { clientSent() }
-        if upstream >= 0 { finish(upstream, reset: resetUpstream) }
+        if finish(client, reset: resetClient, atEOF: toUpstream?.sourceAtEOF == true) { clientSent() }
+        if upstream >= 0 { finish(upstream, reset: resetUpstream, atEOF: toClient?.sourceAtEOF == true) }
         let (up, down) = bytes
         let how = resetClient || resetUpstream ? ", with RST" : ""
-        log.debug("closed (\(up) bytes up, \(down) bytes down)\(how)")
+        if proxy.logsLinks { log.debug("closed (\(up) bytes up, \(down) bytes down)\(how)") }
         proxy.bus.emit(.connectionClosed(bytesUp: up, bytesDown: down, reset: resetClient || resetUpstream),
                        proxy: proxy.name, link: id)
         proxy.linkClosed(self)
     }
 
-    /// Closes `fd` with an RST or a FIN; returns whether unread bytes waited in it.
+    /// Closes `fd` with an RST or a FIN; returns whether unread bytes waited in it. After its
+    /// EOF was read nothing can wait, and the check costs no syscall.
     @discardableResult
-    private func finish(_ fd: Int32, reset: Bool) -> Bool {
+    private func finish(_ fd: Int32, reset: Bool, atEOF: Bool) -> Bool {
         let unread: Bool
-        if reset {
+        if atEOF {
+            unread = false
+            if reset { Socket.setResetOnClose(fd) }
+        } else if reset {
             unread = Socket.hasUnreadInput(fd)
             Socket.setResetOnClose(fd)
         } else {

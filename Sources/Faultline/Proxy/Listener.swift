@@ -5,8 +5,9 @@ import Logging
 /// A listening TCP socket on the loop that hands each accepted descriptor to `onAccept`.
 ///
 /// Out of descriptors, it stops accepting instead of spinning or dropping clients. It holds
-/// one spare descriptor and lets it go only while `onAccept` runs, so an accepted client can
-/// always get its upstream socket; when the spare cannot be taken back, or an accept fails
+/// one spare descriptor that a link whose upstream socket() ran out of descriptors takes
+/// (`yieldSpare()`), so an accepted client always gets its upstream socket, and accepting
+/// pauses until the spare is back; when the spare cannot be taken back, or an accept fails
 /// (EMFILE, ENFILE, ENOBUFS, ENOMEM, or anything else libevent does not retry itself), it
 /// pauses accepting for a wait that doubles from 10 ms to 1 s, as HAProxy's listeners do.
 /// Clients meanwhile wait in the kernel's backlog. The next accept that works resets the wait.
@@ -32,6 +33,8 @@ final class Listener {
         guard fd >= 0 else { throw ListenError(address: address, code: errno) }
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        // Accepted sockets inherit TCP_NODELAY from the listener: no setsockopt per client.
+        Socket.setNoDelay(fd)
         if address.family == AF_INET6 {
             setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
         }
@@ -65,10 +68,7 @@ final class Listener {
     }
 
     fileprivate func accept(_ fd: Int32) {
-        if spare >= 0 { Glibc.close(spare) }
         onAccept(fd)
-        spare = Self.openSpare()
-        guard spare >= 0 else { return failed(errno) }
         if backoff.failures > 0 {
             if let line = failureLog.recovered(after: backoff.failures) { log.info("\(line)") }
             backoff.reset()
@@ -83,6 +83,17 @@ final class Listener {
         let pause = backoff.failed()
         resumeTimer?.schedule(after: pause)
         if let line = failureLog.failed(code, pause: pause) { log.warning("\(line)") }
+    }
+
+    /// Out of descriptors for a client just accepted: frees the spare so its upstream socket
+    /// can be made, and pauses accepting until the spare can be had again. False when there
+    /// was no spare to give.
+    func yieldSpare() -> Bool {
+        guard spare >= 0 else { return false }
+        Glibc.close(spare)
+        spare = -1
+        failed(EMFILE)
+        return true
     }
 
     /// Accepts again once the spare descriptor is back.

@@ -13,7 +13,9 @@ final class Pipe {
     enum Direction: String { case upstream, downstream }
 
     let direction: Direction
-    fileprivate unowned let link: Link
+    /// The link owns this pipe and disposes of it before it goes; `unowned(unsafe)` spares
+    /// the reference-count traffic of a checked reference on every chunk.
+    fileprivate unowned(unsafe) let link: Link
     private let source: Int32
     private let sink: Int32
     private let limits: PipeLimits
@@ -26,6 +28,8 @@ final class Pipe {
     /// The path new bytes take; see the type's comment for why switching is safe.
     var path: DataPath
     private var sourceEnded = false
+    /// The source's EOF was read: nothing unread can wait in it, so closing needs no drain.
+    private(set) var sourceAtEOF = false
     /// Set while reads fill the scratch buffer: bulk traffic goes through splice.
     private var bulk = false
     private let scratch: UnsafeMutableRawBufferPointer
@@ -184,7 +188,7 @@ final class Pipe {
             flush()
             if !withinLimit { limitReached() }
         } else if moved == 0 {
-            endOfSource()
+            endOfSource(atEOF: true)
         } else if errno != EAGAIN && errno != EINTR {
             link.sourceFailed(self, errno: errno)
         }
@@ -196,7 +200,7 @@ final class Pipe {
     private func copyThrough() {
         let got = Glibc.read(source, scratch.baseAddress, allowance(scratch.count))
         guard got > 0 else {
-            if got == 0 { return endOfSource() }
+            if got == 0 { return endOfSource(atEOF: true) }
             if errno != EAGAIN && errno != EINTR { link.sourceFailed(self, errno: errno) }
             return
         }
@@ -237,7 +241,7 @@ final class Pipe {
             chain.isEmpty ? flush() : chain.push(intake)
             if !withinLimit { limitReached() }
         } else if got == 0 {
-            endOfSource()
+            endOfSource(atEOF: true)
         } else if -got != Int(EAGAIN) && -got != Int(EINTR) {
             link.sourceFailed(self, errno: Int32(-got))
         }
@@ -271,8 +275,9 @@ final class Pipe {
         endOfSource()
     }
 
-    private func endOfSource() {
+    private func endOfSource(atEOF: Bool = false) {
         sourceEnded = true
+        sourceAtEOF = atEOF
         disarmRead()
         if pendingBytes == 0 { finishSink() }
     }
@@ -334,7 +339,8 @@ final class Pipe {
         }
         sinkFinished = true
         disarmWrite()
-        Socket.shutdownWrite(sink)
+        // When the link closes right after, close() sends this FIN: one syscall fewer.
+        if !link.closesWhenFinished(self) { Socket.shutdownWrite(sink) }
         link.pipeFinished(self)
     }
 

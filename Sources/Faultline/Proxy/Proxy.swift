@@ -41,6 +41,9 @@ public final class Proxy {
     public let options: ProxyOptions
     let loop: EventLoop
     let log: Logger
+    /// Debug logging is on: each link's open, connect and close get a line (else their
+    /// loggers are never even made).
+    let logsLinks: Bool
     private let requestedListen: SocketAddress
     private var listener: Listener?
     private var listening = false
@@ -74,6 +77,7 @@ public final class Proxy {
         var log = logger
         log[metadataKey: "proxy"] = "\(name)"
         self.log = log
+        logsLinks = log.logLevel <= .debug
     }
 
     /// The path new and live links use. Setting it moves every open link at once.
@@ -169,11 +173,15 @@ public final class Proxy {
         let link = Link(id: nextLinkID, client: fd, proxy: self)
         links[ObjectIdentifier(link)] = link
         stats.open = links.count
-        link.log.debug("accepted")
+        if logsLinks { link.log.debug("accepted") }
         bus.emit(.connectionOpened, proxy: name, link: link.id)
         selectFaults(for: link)
         link.start()
     }
+
+    /// A link ran out of descriptors for its upstream socket: the listener gives up its spare
+    /// (and pauses accepting); false when it had none.
+    func yieldSpareDescriptor() -> Bool { listener?.yieldSpare() ?? false }
 
     func noteUpstreamFailure() { stats.upstreamFailures += 1 }
 
@@ -190,7 +198,7 @@ public final class Proxy {
     func linkClosed(_ link: Link) {
         guard let gone = links.removeValue(forKey: ObjectIdentifier(link)) else { return }
         retired.append(gone)
-        if reaper?.isPending == false { reaper?.schedule(after: .zero) }
+        reaper?.fireSoon()
         stats.open = links.count
         if links.isEmpty && onDrained != nil { finishDrain() }
     }
