@@ -42,22 +42,22 @@ final class RunLiveViewTests: ScenarioRunCase {
         XCTAssertTrue(screen.contains("exit status 0"), transcript)
     }
 
-    /// One connection: the rate shows 1/s, then 0/s a second later, although no event came
-    /// since (it used to stay at 1/s until the next connection).
+    /// One connection: the rate shows 1 conn/s, then 0 conn/s a second later, although no event
+    /// came since (it used to stay at 1/s until the next connection).
     func testTheRateIsOfTheLastSecondAtTheCurrentTime() throws {
         let listen = try Sock.freePort()
         let terminal = try TerminalSession("\(try faultlineBinary()) run \(try scenario("8s", listen: listen))")
         let apiRow = { (screen: [String]) in screen.first { $0.hasPrefix("api ") } ?? "no api row" }
-        XCTAssertTrue(apiRow(try terminal.waitFor("0 total", timeout: 20)).contains("0/s"))
+        XCTAssertTrue(apiRow(try terminal.waitFor("0 total", timeout: 20)).contains(" 0 conn/s   0 req/s"))
         let client = try Sock.connect(port: listen, timeout: 5)
         Sock.close(client)
         let connected = monotonicSeconds()
-        let during = apiRow(try terminal.waitFor("1/s", timeout: 1))
-        XCTAssertTrue(during.contains("1 total") && during.contains("1/s"), during)
-        XCTAssertLessThan(monotonicSeconds() - connected, 1, "1/s shown too late to judge")
+        let during = apiRow(try terminal.waitFor("1 conn/s", timeout: 1))
+        XCTAssertTrue(during.contains("1 total") && during.contains("1 conn/s"), during)
+        XCTAssertLessThan(monotonicSeconds() - connected, 1, "1 conn/s shown too late to judge")
         usleep(2_000_000)
         let after = apiRow(try terminal.screen())
-        XCTAssertTrue(after.contains("1 total") && after.contains(" 0/s"), "2 s after the only connection: \(after)")
+        XCTAssertTrue(after.contains("1 total") && after.contains(" 0 conn/s"), "2 s after the only connection: \(after)")
     }
 
     /// Names come from the scenario file: an escape sequence in one must not clear the

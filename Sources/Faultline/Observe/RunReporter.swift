@@ -112,12 +112,14 @@ public final class RunReporter {
         let now = bus.now
         for proxy in proxies {
             let counts = status.proxies[proxy.name] ?? RunStatus.ProxyCounts()
-            let rate = status.connectionsPerSecond(proxy.name, at: now)
+            let connections = status.connectionsPerSecond(proxy.name, at: now)
+            let requests = status.requestsPerSecond(proxy.name, at: now)
             if routes[proxy.name] == nil, let listen = proxy.listenAddress {
                 routes[proxy.name] = "\(listen) → \(proxy.upstream)"
             }
             let route = routes[proxy.name] ?? "→ \(proxy.upstream)"
-            lines.append("\(proxy.name)  \(route)   conns \(counts.open) open / \(counts.total) total   \(rate)/s   "
+            lines.append("\(proxy.name)  \(route)   conns \(counts.open) open / \(counts.total) total   \(connections) conn/s   "
+                         + "\(requests) req/s   "
                          + "faults applied \(counts.faultsApplied), fired \(counts.faultsFired)")
         }
         // A line wider than the terminal would wrap onto a row the next redraw does not erase.

@@ -11,7 +11,9 @@ public final class RunStatus {
         /// Times a fault acted on a connection (cut, reset, refused, delayed, …).
         public var faultsFired = 0
         /// Accept times within the last second, for connections per second.
-        fileprivate var recent: [Duration] = []
+        fileprivate var recentConnections = RecentTimes()
+        /// Request (exchange) start times within the last second, for requests per second.
+        fileprivate var recentRequests = RecentTimes()
     }
 
     /// Counters by proxy name.
@@ -32,7 +34,9 @@ public final class RunStatus {
         case .connectionOpened:
             counts.open += 1
             counts.total += 1
-            counts.recent.append(event.time)
+            counts.recentConnections.add(event.time)
+        case .exchangeStarted:
+            counts.recentRequests.add(event.time)
         case .connectionClosed:
             counts.open -= 1
         case .faultApplied:
@@ -42,13 +46,46 @@ public final class RunStatus {
         default:
             break
         }
-        counts.recent.removeAll { event.time - $0 > .seconds(1) }
         proxies[proxy] = counts
     }
 
     /// Connections accepted by `proxy` in the second before `time`: pass the current time, not
     /// the last event's, or a burst would stay on screen until the next connection.
     public func connectionsPerSecond(_ proxy: String, at time: Duration) -> Int {
-        proxies[proxy]?.recent.filter { time - $0 <= .seconds(1) }.count ?? 0
+        proxies[proxy]?.recentConnections.count(within: .seconds(1), before: time) ?? 0
+    }
+
+    /// Requests (exchanges) `proxy` saw start in the second before `time`.
+    public func requestsPerSecond(_ proxy: String, at time: Duration) -> Int {
+        proxies[proxy]?.recentRequests.count(within: .seconds(1), before: time) ?? 0
+    }
+}
+
+/// Times of recent events, oldest first, trimmed as they age: adding and counting cost O(1)
+/// amortized, so 50,000 requests a second do not make every event scan the whole list.
+struct RecentTimes: Sendable {
+    private var times: [Duration] = []
+    private var head = 0
+    /// How far back anything is kept.
+    private static let horizon = Duration.seconds(1)
+
+    mutating func add(_ time: Duration) {
+        trim(before: time)
+        times.append(time)
+    }
+
+    /// Events in (time - window, time]; `window` must not exceed one second.
+    func count(within window: Duration, before time: Duration) -> Int {
+        var first = head
+        while first < times.count && time - times[first] > window { first += 1 }
+        return times.count - first
+    }
+
+    private mutating func trim(before time: Duration) {
+        while head < times.count && time - times[head] > Self.horizon { head += 1 }
+        if head > 1024 && head * 2 > times.count {
+            times.removeFirst(head)
+            head = 0
+        }
     }
 }
