@@ -7,22 +7,6 @@ import XCTest
 /// interruption as JUnit testcases, output paths checked before the run, and a help that
 /// shows where options go.
 final class RunOutputTests: ScenarioRunCase {
-    /// One phase of `length`; no client connects, so its one expectation holds.
-    private func quietScenario(_ length: String) throws -> String {
-        try writeScenario("quiet", """
-            name: quiet
-            proxies:
-              api:
-                listen: 127.0.0.1:\(try Sock.freePort())
-                upstream: 127.0.0.1:\(try Sock.freePort())
-            timeline:
-              - phase: only
-                for: \(length)
-            expect:
-              - max_connection_attempts: 100
-            """)
-    }
-
     /// The testcases of a JUnit file by name, and its testsuite's counts.
     private func junitCases(_ path: String) throws -> (cases: [String: XMLElement], suite: XMLElement?) {
         let document = try XMLDocument(data: try XCTUnwrap(FileManager.default.contents(atPath: path), "no \(path)"))

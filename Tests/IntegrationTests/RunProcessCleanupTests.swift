@@ -20,21 +20,6 @@ final class RunProcessCleanupTests: ScenarioRunCase {
         return marker
     }
 
-    /// One phase of `length`; no client connects, so its expectation holds.
-    private func scenario(_ length: String) throws -> String {
-        try writeScenario("cleanup", """
-            name: cleanup
-            proxies:
-              api:
-                listen: 127.0.0.1:\(try Sock.freePort())
-                upstream: 127.0.0.1:\(try Sock.freePort())
-            timeline:
-              - phase: only
-                for: \(length)
-            expect:
-              - max_connection_attempts: 100
-            """)
-    }
 
     /// Starts `faultline run` and waits until `count` processes hold `marker` (besides faultline).
     private func startRun(_ arguments: [String], marker: String, count: Int) throws -> ChildProcess {
@@ -59,7 +44,7 @@ final class RunProcessCleanupTests: ScenarioRunCase {
     /// itself) alive forever. Now it is SIGKILLed after the default --kill-after of 5 s.
     func testACommandThatTrapsSIGTERMIsKilledAfterTheDefaultKillAfter() throws {
         let sleep = marker(1031)
-        let process = try startRun([try scenario("30s"), "--", "/bin/sh", "-c", "trap '' TERM INT; sleep \(sleep)"],
+        let process = try startRun([try quietScenario("30s", name: "cleanup"), "--", "/bin/sh", "-c", "trap '' TERM INT; sleep \(sleep)"],
                                    marker: sleep, count: 2)
         let signalled = monotonicSeconds()
         process.signal(SIGTERM)
@@ -81,7 +66,7 @@ final class RunProcessCleanupTests: ScenarioRunCase {
     func testASecondSignalKillsTheGroupAtOnceAndExits128PlusN() throws {
         let sleep = marker(1032)
         let junit = "\(folder)/verdict.xml"
-        let process = try startRun([try scenario("30s"), "--junit", junit, "--",
+        let process = try startRun([try quietScenario("30s", name: "cleanup"), "--junit", junit, "--",
                                     "/bin/sh", "-c", "trap '' TERM INT; sleep \(sleep)"], marker: sleep, count: 2)
         process.signal(SIGTERM)
         XCTAssertNil(process.waitForExit(timeout: 0.5), "the first signal must give the command --kill-after")
@@ -106,7 +91,7 @@ final class RunProcessCleanupTests: ScenarioRunCase {
         let tag = String(background.drop { $0 != "." })
         let foreground = "1004" + tag
         markers.append(foreground)
-        let process = try startRun([try scenario("30s"), "--",
+        let process = try startRun([try quietScenario("30s", name: "cleanup"), "--",
                                     "/bin/sh", "-c", "sleep \(background) & sleep \(foreground)"],
                                    marker: tag, count: 3)
         XCTAssertEqual(try ProcessTable.matching(background, excluding: process.pid).count, 2)
@@ -124,7 +109,7 @@ final class RunProcessCleanupTests: ScenarioRunCase {
     /// running in its group; the run passes, the command having exited 0.
     func testANormalEndEndsWhatTheCommandLeftRunning() throws {
         let sleep = marker(1021)
-        let run = try run(try scenario("1s"), command: ["/bin/sh", "-c", "sleep \(sleep) & exit 0"], timeout: 20)
+        let run = try run(try quietScenario("1s", name: "cleanup"), command: ["/bin/sh", "-c", "sleep \(sleep) & exit 0"], timeout: 20)
         XCTAssertEqual(run.termination, .exited(0), run.transcript)
         XCTAssertLessThan(run.seconds, 5, run.transcript)
         try assertNothingLeft(sleep)
@@ -134,7 +119,7 @@ final class RunProcessCleanupTests: ScenarioRunCase {
     /// With --stop-with-command the run ends when the command exits, its leftovers with it.
     func testStopWithCommandEndsWhatTheCommandLeftRunning() throws {
         let sleep = marker(1022)
-        let run = try run(try scenario("30s"), ["--stop-with-command"],
+        let run = try run(try quietScenario("30s", name: "cleanup"), ["--stop-with-command"],
                           command: ["/bin/sh", "-c", "sleep \(sleep) & sleep 0.3"], timeout: 20)
         XCTAssertEqual(run.termination, .exited(0), run.transcript)
         XCTAssertLessThan(run.seconds, 5, run.transcript)
@@ -144,7 +129,7 @@ final class RunProcessCleanupTests: ScenarioRunCase {
     /// --kill-after 0s: a command that ignores SIGTERM is killed as soon as the run ends.
     func testKillAfterZeroKillsAtOnce() throws {
         let sleep = marker(1033)
-        let process = try startRun([try scenario("30s"), "--kill-after", "0s", "--",
+        let process = try startRun([try quietScenario("30s", name: "cleanup"), "--kill-after", "0s", "--",
                                     "/bin/sh", "-c", "trap '' TERM INT; sleep \(sleep)"], marker: sleep, count: 2)
         let signalled = monotonicSeconds()
         process.signal(SIGTERM)
@@ -157,7 +142,7 @@ final class RunProcessCleanupTests: ScenarioRunCase {
     /// kills it when its parent dies (PR_SET_PDEATHSIG).
     func testTheCommandDiesWithAKilledFaultline() throws {
         let sleep = marker(1041)
-        let process = try startRun([try scenario("30s"), "--", "/bin/sleep", sleep], marker: sleep, count: 1)
+        let process = try startRun([try quietScenario("30s", name: "cleanup"), "--", "/bin/sleep", sleep], marker: sleep, count: 1)
         process.signal(SIGKILL)
         XCTAssertEqual(process.waitForExit(timeout: 5), .signaled(SIGKILL))
         var left = try ProcessTable.matching(sleep)

@@ -7,22 +7,6 @@ import XCTest
 /// --stop-with-command), and SIGTERM reaches the command. No client connects here, so the
 /// proxy's upstream is a port nothing listens on.
 final class ScenarioCommandRunTests: ScenarioRunCase {
-    /// One phase of `length` and an expectation that holds when nobody connects.
-    private func quietScenario(_ length: String) throws -> String {
-        try writeScenario("quiet", """
-            name: quiet
-            proxies:
-              api:
-                listen: 127.0.0.1:\(try Sock.freePort())
-                upstream: 127.0.0.1:\(try Sock.freePort())
-            timeline:
-              - phase: only
-                for: \(length)
-            expect:
-              - max_connection_attempts: 100
-            """)
-    }
-
     private let heldVerdict = "max_connection_attempts: 100"
 
     func testCommandExitStatusDecidesTheRun() throws {

@@ -92,6 +92,23 @@ class ScenarioRunCase: IntegrationCase {
         return path
     }
 
+    /// One phase of `length` in front of a port nothing listens on, and one expectation that
+    /// holds when nobody connects: for tests of how a run starts and ends.
+    func quietScenario(_ length: String, name: String = "quiet") throws -> String {
+        try writeScenario(name, """
+            name: \(name)
+            proxies:
+              api:
+                listen: 127.0.0.1:\(try Sock.freePort())
+                upstream: 127.0.0.1:\(try Sock.freePort())
+            timeline:
+              - phase: only
+                for: \(length)
+            expect:
+              - max_connection_attempts: 100
+            """)
+    }
+
     /// Runs `faultline run SCENARIO ARGS [-- COMMAND]` to its end (killed after `timeout`).
     func run(_ scenario: String, _ arguments: [String] = [], command: [String] = [], timeout: Double = 60) throws -> ScenarioRun {
         let started = monotonicSeconds()
