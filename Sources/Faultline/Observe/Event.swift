@@ -23,6 +23,9 @@ public struct Event: Sendable {
         case exchangeStarted
         /// The upstream's bytes reached the client while a request was outstanding: answered.
         case exchangeAnswered
+        /// The client closed its side while a request was outstanding: it gave up on it (a
+        /// reply written later only meets a closed socket).
+        case exchangeAbandoned
         /// The upstream refused, was unreachable or timed out; the client was closed.
         case upstreamFailed(reason: String)
         /// Both sockets closed; `reset` when either side got an RST.
@@ -41,8 +44,11 @@ public struct Event: Sendable {
         case phaseEnded(name: String)
         /// The command under test was started.
         case commandStarted(command: String, pid: Int32)
-        /// The command under test exited with `status` (128+N when killed by signal N).
-        case commandExited(status: Int32)
+        /// The command under test ended: exited with a status or killed by a signal.
+        case commandExited(CommandExit)
+        /// A signal ends the run early: `commandGroup` (when a command still runs) gets SIGTERM
+        /// now and SIGKILL after `killAfter`.
+        case stopping(signal: Int32, commandGroup: Int32?, killAfter: Duration)
     }
 }
 

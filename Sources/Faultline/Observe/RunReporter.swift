@@ -1,7 +1,8 @@
 import Glibc
 
 /// Shows a run as it happens on stderr: a live view redrawn five times a second on a
-/// terminal, or one plain line per event worth reading (phase, fault, command) otherwise.
+/// terminal, or one plain line per event worth reading (phase, fault, command, a signal's
+/// stop) otherwise.
 ///
 /// The live view owns the bottom lines of the terminal, as cargo or docker compose do: the
 /// command's output (read from its pty, see `CommandTerminal`) is printed line by line above
@@ -41,6 +42,10 @@ public final class RunReporter {
             status.observe(event)
             if !live, let line = Self.line(for: event) {
                 write(Array("\(Self.clockText(event.time)) \(TerminalText.escaped(line))\n".utf8))
+            }
+            // Why the run goes on after a Ctrl-C must show at once, above the view.
+            if live, case .stopping = event.kind, let line = Self.line(for: event) {
+                draw(above: Array("\(line)\n".utf8))
             }
         }
         if live {
@@ -84,7 +89,13 @@ public final class RunReporter {
         case .faultOn(let name, let kind): return "fault \(name) (\(kind)) on\(on)"
         case .faultOff(let name, let kind): return "fault \(name) (\(kind)) off\(on)"
         case .commandStarted(let command, let pid): return "command started (pid \(pid)): \(command)"
-        case .commandExited(let status): return "command exited with status \(status)"
+        case .commandExited(let exit): return "command \(exit)"
+        case .stopping(let signo, let group, let killAfter):
+            let name = SignalName.short(signo)
+            guard let group else { return "\(name): stopping the run" }
+            guard killAfter > .zero else { return "\(name): killing the command (process group \(group)) now" }
+            return "\(name): stopping the command (process group \(group)): SIGTERM now, "
+                + "SIGKILL in \(DurationText.format(killAfter)); signal again to kill it now"
         case .listening(let address): return "listening on \(address)\(on)"
         default: return nil
         }

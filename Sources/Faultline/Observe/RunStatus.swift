@@ -18,16 +18,23 @@ public final class RunStatus {
 
     /// Counters by proxy name.
     public private(set) var proxies: [String: ProxyCounts] = [:]
-    /// The phase playing now.
+    /// The phase playing now, or `stopping` once a signal is ending the run.
     public private(set) var phase: String?
+    private var stopping = false
 
     /// Starts empty; feed it with `observe`.
     public init() {}
 
     /// Updates the counters from one event.
     public func observe(_ event: Event) {
-        if case .phaseStarted(let name) = event.kind { phase = name }
-        if case .phaseEnded = event.kind { phase = nil }
+        switch event.kind {
+        case .phaseStarted(let name) where !stopping: phase = name
+        case .phaseEnded where !stopping: phase = nil
+        case .stopping:
+            stopping = true
+            phase = "stopping"
+        default: break
+        }
         guard let proxy = event.proxy else { return }
         var counts = proxies[proxy] ?? ProxyCounts()
         switch event.kind {

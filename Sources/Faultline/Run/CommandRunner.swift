@@ -141,13 +141,19 @@ public enum CommandExit: Sendable, Equatable, CustomStringConvertible {
 public enum SignalName {
     /// `SIGTERM (signal 15)`, or `signal 42` for one without a common name.
     public static func of(_ signo: Int32) -> String {
-        let names: [Int32: String] = [
-            SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGABRT: "SIGABRT",
-            SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGUSR1: "SIGUSR1", SIGSEGV: "SIGSEGV",
-            SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
-        ]
-        return names[signo].map { "\($0) (signal \(signo))" } ?? "signal \(signo)"
+        names[signo].map { "\($0) (signal \(signo))" } ?? "signal \(signo)"
     }
+
+    /// `SIGTERM`, or `signal 42` for one without a common name.
+    public static func short(_ signo: Int32) -> String {
+        names[signo] ?? "signal \(signo)"
+    }
+
+    private static let names: [Int32: String] = [
+        SIGHUP: "SIGHUP", SIGINT: "SIGINT", SIGQUIT: "SIGQUIT", SIGILL: "SIGILL", SIGABRT: "SIGABRT",
+        SIGBUS: "SIGBUS", SIGFPE: "SIGFPE", SIGKILL: "SIGKILL", SIGUSR1: "SIGUSR1", SIGSEGV: "SIGSEGV",
+        SIGUSR2: "SIGUSR2", SIGPIPE: "SIGPIPE", SIGALRM: "SIGALRM", SIGTERM: "SIGTERM",
+    ]
 }
 
 /// The command under test could not be started.

@@ -92,7 +92,7 @@ public final class RunSession {
         }
         guard let command else { return }
         try command.start(loop: loop, output: commandOutput) { [unowned self] exit in
-            bus.emit(.commandExited(status: exit.status))
+            bus.emit(.commandExited(exit))
             log.info("command \(exit)")
             if stopWithCommand || timeline.isFinished { end() }
         }
@@ -100,8 +100,14 @@ public final class RunSession {
     }
 
     /// The first SIGINT/SIGTERM: ends the run now (the command's group is stopped as always).
+    /// The first one is announced on the bus before anything stops, so the user knows why the
+    /// run has not ended yet while the command has `killAfter` to go.
     public func interrupt(_ signo: Int32) {
-        if interruptedBy == nil { interruptedBy = signo }
+        if interruptedBy == nil {
+            interruptedBy = signo
+            let group = command.flatMap { $0.pid > 0 && $0.exit == nil ? $0.pid : nil }
+            bus.emit(.stopping(signal: signo, commandGroup: group, killAfter: killAfter))
+        }
         end()
     }
 

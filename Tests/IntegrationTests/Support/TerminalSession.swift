@@ -47,6 +47,12 @@ final class TerminalSession {
         }
         return rows
     }
+
+    /// Types `keys` in tmux's notation (`C-c` is Ctrl-C) into the terminal.
+    func send(keys: String) throws {
+        let (ended, _, stderr) = try runCommand(tmux, ["-L", socket, "send-keys", keys], timeout: 10)
+        guard ended == .exited(0) else { throw TmuxFailure(output: stderr) }
+    }
 }
 
 struct TmuxFailure: Error, CustomStringConvertible {
