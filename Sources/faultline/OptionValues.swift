@@ -11,6 +11,11 @@ enum OptionValues {
         do { return try NumberText.read(text, as: .seed) } catch { throw InputError("--seed", error) }
     }
 
+    /// `--kill-after`: a duration from 0s (kill at once) to a year.
+    static func killAfter(_ text: String) throws -> Duration {
+        do { return try DurationText.parse(text) } catch { throw InputError("--kill-after", error) }
+    }
+
     /// `--connect-timeout`: a duration above 0 (a connect cannot succeed in no time at all).
     static func connectTimeout(_ text: String) throws -> Duration {
         let timeout: Duration

@@ -40,14 +40,15 @@ struct RunCommand: ParsableCommand {
             help: ArgumentHelp("Seed for every probabilistic decision, 0 to 2^64-1 (overrides the file's seed).", valueName: "seed"))
     var seed: String?
 
-    @Option(help: ArgumentHelp("How long CMD's process group has between SIGTERM and SIGKILL when the run ends "
+    @Option(parsing: .unconditional,
+            help: ArgumentHelp("How long CMD's process group has between SIGTERM and SIGKILL when the run ends "
                                + "(0s kills at once).", valueName: "duration"))
     var killAfter = "5s"
 
     @Flag(help: "End the run when CMD exits, even if the timeline has not finished.")
     var stopWithCommand = false
 
-    @OptionGroup var logging: LoggingOptions
+    @OptionGroup var logging: RunLoggingOptions
 
     // Declared last so that usage and help show it after the options, where it must be typed.
     @Argument(parsing: .postTerminator, help: ArgumentHelp("The command under test and its arguments, after --.",
@@ -56,12 +57,7 @@ struct RunCommand: ParsableCommand {
 
     func run() throws {
         let seed = try OptionValues.seed(seed)
-        let grace: Duration
-        do {
-            grace = try DurationText.parse(killAfter)
-        } catch {
-            throw InputError("--kill-after", error)
-        }
+        let grace = try OptionValues.killAfter(killAfter)
         // The verdict must have somewhere to go before a minute-long run starts.
         let junitFile: OutputFile?
         do {
@@ -75,10 +71,10 @@ struct RunCommand: ParsableCommand {
             loaded = try ScenarioLoader.load(path: scenario)
         } catch {
             error.issues.forEach { FaultlineCommand.printError($0.description) }
-            throw ExitCode(2)
+            throw Self.badInput(error.description, scenario: scenario, junit: junitFile)
         }
         // The run's own report says what happens; logs add only problems unless asked for.
-        let log = logging.bootstrap(defaultLevel: .warning)
+        let log = logging.bootstrap()
         ResourceLimits.raiseOpenFiles(log: log)
         let runSeed = seed ?? loaded.seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         FaultlineCommand.printError("scenario \(TerminalText.escaped(loaded.name)): seed \(runSeed) (--seed \(runSeed) repeats it)")
@@ -110,8 +106,8 @@ struct RunCommand: ParsableCommand {
                                    timeline: session.timeline, bus: session.bus, loop: loop, live: live)
         commandOutput?.watch(loop: loop) { reporter.showCommandOutput($0) }
         var outcome: RunOutcome?
+        // The first signal is reported by the reporter, from the session's `stopping` event.
         let signals = ShutdownSignals(loop: loop, onFirst: { signo in
-            log.notice("signal \(signo): stopping the run (a second signal kills the command at once)")
             session.interrupt(signo)
         }, onSecond: { signo in
             log.notice("signal \(signo): killing the command")
@@ -124,7 +120,7 @@ struct RunCommand: ParsableCommand {
             }
         } catch {
             FaultlineCommand.printError("faultline: \(error)")
-            throw ExitCode(2)
+            throw Self.badInput("\(error)", scenario: loaded.name, junit: junitFile)
         }
         loop.run()
         commandOutput?.drain()
@@ -132,6 +128,17 @@ struct RunCommand: ParsableCommand {
         withExtendedLifetime(signals) {}
         guard let outcome else { throw ExitCode(1) }
         try judge(evaluator.verdicts(endTime: outcome.duration), outcome: outcome, scenario: loaded.name, junit: junitFile)
+    }
+
+    /// Exit 2 after --junit was checked: the file gets one `run` testcase with `reason` as its
+    /// error, so CI reads this run's error instead of an earlier run's verdict.
+    private static func badInput(_ reason: String, scenario: String, junit: OutputFile?) -> ExitCode {
+        do {
+            try junit?.write(VerdictReport.junitError(reason, scenario: scenario))
+        } catch {
+            FaultlineCommand.printError("faultline: \(error)")
+        }
+        return ExitCode(2)
     }
 
     /// Prints the verdict, writes JUnit, and exits 1 when anything failed (128+N after a

@@ -11,11 +11,13 @@ public struct OutputFile: Sendable {
     /// The option it came from, for messages (`--junit`).
     public let option: String
 
-    /// Checks that `path` can be written: an existing file must be writable and not a folder,
-    /// a new one needs a writable folder.
+    /// Checks that `path` can be written: it must not be empty, an existing file must be
+    /// writable and not a folder, a new one needs a writable folder.
     public init(path: String, option: String) throws(OutputFileError) {
         self.path = path
         self.option = option
+        // stat("") fails with ENOENT, whose folder would be "." and pass: the end of the run would fail.
+        guard !path.isEmpty else { throw OutputFileError(message: "\(option): cannot write '': an empty path names no file") }
         var info = stat()
         if stat(path, &info) == 0 {
             if info.st_mode & S_IFMT == S_IFDIR { throw failure(EISDIR) }

@@ -66,6 +66,24 @@ public enum VerdictReport {
         return xml.joined(separator: "\n") + "\n"
     }
 
+    /// A JUnit XML document for a run that could not happen (exit 2 after `--junit` was
+    /// checked: a scenario with errors, a command that cannot start): one `run` testcase whose
+    /// `<error>` carries `reason`, so CI shows an error instead of an earlier run's verdict.
+    public static func junitError(_ reason: String, scenario: String) -> String {
+        let counts = "tests=\"1\" failures=\"0\" errors=\"1\""
+        let message = escape(reason)
+        return [
+            "<?xml version=\"1.0\" encoding=\"UTF-8\"?>",
+            "<testsuites name=\"faultline\" \(counts) time=\"0.000\">",
+            "  <testsuite name=\"\(escape(scenario))\" \(counts) skipped=\"0\" time=\"0.000\">",
+            "    <testcase classname=\"\(escape(scenario))\" name=\"run\" time=\"0.000\">",
+            "      <error type=\"run\" message=\"\(message)\">\(message)</error>",
+            "    </testcase>",
+            "  </testsuite>",
+            "</testsuites>",
+        ].joined(separator: "\n") + "\n"
+    }
+
     /// Text made safe for XML content and attribute values. Control characters XML 1.0
     /// cannot carry become U+FFFD; line breaks and tabs are kept as character references,
     /// so attribute values do not lose them to whitespace normalisation.
