@@ -74,9 +74,9 @@ final class ScenarioErrorTests: XCTestCase {
     func testWrongTypesInsideEntries() {
         let yaml = Self.head
             .replacingOccurrences(of: "  api:\n    listen: 127.0.0.1:18080\n    upstream: 127.0.0.1:8080\n", with: "  api: 127.0.0.1:18080\n")
-            .replacingOccurrences(of: "    upstream: 127.0.0.1:6379\n", with: "    upstream: 127.0.0.1:6379\n    tls: valid\n")
+            .replacingOccurrences(of: "    upstream: 127.0.0.1:6379\n", with: "    upstream: 127.0.0.1:6379\n    protocol: [tcp]\n")
         XCTAssertEqual(errors(yaml + "  - { phase: \"\", for: 1s, faults: [{}, tcp.down] }\nexpect: [max_rate]\n"), [
-            "s.yaml:5:10: tls: expected a mapping, found 'valid'",
+            "s.yaml:5:15: protocol: expected tcp, redis or http, found a list",
             "s.yaml:6:8: proxy 'api': expected a mapping with listen and upstream, found '127.0.0.1:18080'",
             "s.yaml:10:14: phase: expected a text, found an empty text",
             "s.yaml:10:36: a fault: expected a fault entry LAYER.KIND: {params}, found an empty mapping",

@@ -13,7 +13,7 @@ final class ScenarioLoaderTests: XCTestCase {
             listen: 127.0.0.1:16379
             upstream: 127.0.0.1:6379
             protocol: tcp
-            tls: { profile: valid, host: localhost }
+            # tls: is refused until faultline speaks TLS (ScenarioRefusalTests)
           api:
             listen: "[::1]:18080"
             upstream: 127.0.0.1:8080
@@ -51,7 +51,7 @@ final class ScenarioLoaderTests: XCTestCase {
         XCTAssertEqual(redis.upstream.description, "127.0.0.1:6379")
         XCTAssertEqual(redis.protocol, .tcp)
         XCTAssertEqual(redis.position, SourcePosition(line: 5, column: 3))
-        XCTAssertEqual(redis.tls?["profile"], .scalar("valid", SourcePosition(line: 9, column: 21)))
+        XCTAssertNil(redis.tls)
         XCTAssertNil(redis.upstreamTLS)
         let api = try XCTUnwrap(scenario.proxy(named: "api"))
         XCTAssertEqual(api.listen.description, "[::1]:18080")

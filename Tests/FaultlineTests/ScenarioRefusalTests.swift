@@ -87,6 +87,29 @@ final class ScenarioRefusalTests: XCTestCase {
         XCTAssertEqual(errors(for: "    protocol: tcp\ntimeline:", replacing: "timeline:"), [])
     }
 
+    /// TLS is named by the schema but not built: a proxy with `tls:` used to run as plain TCP.
+    func testTLSKeysAreRefusedUntilTLSExists() {
+        let keys = "    tls: { profile: valid, host: localhost }\n    upstream_tls: { verify: true, ca: ./ca.pem }\ntimeline:"
+        XCTAssertEqual(errors(for: keys, replacing: "timeline:"), [
+            "s.yaml:5:5: tls is not available yet (faultline speaks plain TCP for now)",
+            "s.yaml:6:5: upstream_tls is not available yet (faultline speaks plain TCP for now)",
+        ])
+    }
+
+    /// `run` refuses a proxy whose upstream is its own listen address; `check` used to say ok.
+    func testAProxyPointedAtItselfIsRefusedAtItsUpstream() {
+        XCTAssertEqual(errors(for: "localhost:16379", replacing: "127.0.0.1:6379"), [
+            "s.yaml:4:15: upstream localhost:16379 is this proxy's own listen address (listen 127.0.0.1:16379): it would connect to itself",
+        ])
+        XCTAssertEqual(errors(for: "127.0.0.1:16379", replacing: "127.0.0.1:6379"), [
+            "s.yaml:4:15: upstream 127.0.0.1:16379 is this proxy's own listen address: it would connect to itself",
+        ])
+        XCTAssertEqual(errors(for: "0.0.0.0:6379", replacing: "127.0.0.1:16379"), [
+            "s.yaml:4:15: upstream 127.0.0.1:6379 is this proxy's own listen address (listen 0.0.0.0:6379): it would connect to itself",
+        ])
+        XCTAssertEqual(errors(for: "127.0.0.1:0", replacing: "127.0.0.1:16379"), [], "port 0 listens on a free port")
+    }
+
     func testASlicerVariationOfItsSizeOrMoreIsRefused() {
         let phase = "30s\n    faults:\n      - tcp.slicer: { size: 64, variation: SPREAD }"
         XCTAssertEqual(errors(for: phase.replacingOccurrences(of: "SPREAD", with: "64")), [

@@ -79,8 +79,9 @@ public struct ScenarioProxy: Sendable {
     /// `protocol:`, `tcp` by default.
     public let `protocol`: ProxyProtocol
     /// `tls:` as written: the TLS issue gives it a type; kept with positions for its errors.
+    /// Always nil for now: the loader refuses `tls:` until faultline speaks TLS.
     public let tls: YAMLValue?
-    /// `upstream_tls:` as written, for the same reason.
+    /// `upstream_tls:` as written, for the same reason (nil for now, as `tls`).
     public let upstreamTLS: YAMLValue?
     /// Where the proxy's name is written.
     public let position: SourcePosition

@@ -64,9 +64,9 @@ public enum ScenarioSchema {
         ScenarioKey("protocol", ProxyProtocol.allCases.map(\.rawValue).joined(separator: "|"), "tcp",
                     "what the proxy parses, which decides the faults it takes; redis and http are not available yet",
                     example: "tcp"),
-        ScenarioKey("tls", "mapping", "optional", "terminate TLS toward the client with a certificate profile",
+        ScenarioKey("tls", "mapping", "optional", "terminate TLS toward the client with a certificate profile; not available yet (refused)",
                     example: "{ profile: valid, host: localhost }"),
-        ScenarioKey("upstream_tls", "mapping", "optional", "speak TLS to the upstream",
+        ScenarioKey("upstream_tls", "mapping", "optional", "speak TLS to the upstream; not available yet (refused)",
                     example: "{ verify: true, ca: ./ca.pem }"),
     ])
 
