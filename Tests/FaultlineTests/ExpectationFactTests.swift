@@ -61,6 +61,19 @@ final class ExpectationFactTests: XCTestCase {
         XCTAssertEqual(facts(script).dropFirst(), ["1.0s redis#1 request(-)", "1.2s redis#1 success"])
     }
 
+    func testClientClosingWithARequestOutstandingAbandonsIt() {
+        // A client that times out and closes while the reply is held (tcp.latency): the reply
+        // written to its closed socket later is no success.
+        var script = EventScript()
+        let link = script.open(at: 0)
+        script.at(0, .upstreamConnected, link: link)
+        script.at(1, .exchangeStarted, link: link)
+        script.at(1.5, .exchangeAbandoned, link: link)
+        script.at(6, .exchangeAnswered, link: link)
+        script.at(6, .connectionClosed(bytesUp: 1, bytesDown: 1, reset: false), link: link)
+        XCTAssertEqual(facts(script).dropFirst(), ["1.0s redis#1 request(-)", "1.5s redis#1 failure(abandoned by the client)"])
+    }
+
     func testClientLeavingAHeldConnectIsAFailedRequest() {
         var script = EventScript()
         let link = script.open(at: 0)

@@ -83,6 +83,14 @@ final class Link {
         proxy.bus.emit(.exchangeStarted, proxy: proxy.name, link: id)
     }
 
+    /// The client's EOF arrived: a request still outstanding is one it gave up on (a timeout
+    /// closing the connection), even if a held reply is written to its socket later.
+    func clientEnded() {
+        guard exchangeOutstanding else { return }
+        exchangeOutstanding = false
+        proxy.bus.emit(.exchangeAbandoned, proxy: proxy.name, link: id)
+    }
+
     /// Upstream bytes were written to the client: the outstanding request is answered.
     func replyDelivered() {
         guard exchangeOutstanding else { return }

@@ -278,6 +278,7 @@ final class Pipe {
     private func endOfSource(atEOF: Bool = false) {
         sourceEnded = true
         sourceAtEOF = atEOF
+        if atEOF && direction == .upstream { link.clientEnded() }
         disarmRead()
         if pendingBytes == 0 { finishSink() }
     }

@@ -5,7 +5,7 @@
 /// - request: an `exchangeStarted` (the client sent while nothing was outstanding);
 /// - success: an `exchangeAnswered` (the upstream's bytes reached the client);
 /// - failure: the request outstanding when the connection was cut, reset or closed (by a fault,
-///   by either peer, or by the client giving up).
+///   by either peer, or by the client giving up: its FIN while a request is outstanding).
 ///
 /// A connection that ends before its upstream connected (refused, rejected by `tcp.down`, the
 /// upstream unreachable, the client leaving a held connect) never carried an exchange; the
@@ -52,6 +52,10 @@ public struct TCPFactExtractor: FactExtractor {
             guard open[key]?.outstanding == true else { return [] }
             open[key]?.outstanding = false
             return [fact(.success)]
+        case .exchangeAbandoned:
+            guard open[key]?.outstanding == true else { return [] }
+            open[key]?.outstanding = false
+            return [fact(.failure(reason: "abandoned by the client"))]
         case .upstreamFailed(let reason):
             return end(key, fact, reason: "upstream failed: \(reason)")
         case .faultFired(let name, _, let action) where Self.endingActions.contains(action):
