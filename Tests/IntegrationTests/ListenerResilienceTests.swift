@@ -79,7 +79,8 @@ final class ListenerResilienceTests: ScenarioRunCase {
         }
     }
 
-    /// `run` refuses the same mistake in a scenario, naming the proxy, before playing anything.
+    /// `check` and `run` refuse the same mistake in a scenario where the file says it, before
+    /// playing anything (`check` used to say ok, and `run` named no position).
     func testRunRefusesAProxyPointedAtItself() throws {
         let port = try Sock.freePort()
         let scenario = try writeScenario("self-loop", """
@@ -92,11 +93,14 @@ final class ListenerResilienceTests: ScenarioRunCase {
               - phase: steady
                 for: 1s
             """)
+        let message = "\(scenario):5:15: upstream localhost:\(port) is this proxy's own listen address (listen 127.0.0.1:\(port)): "
+            + "it would connect to itself"
+        let check = try runCommand(try faultlineBinary(), ["check", scenario], timeout: 10)
+        XCTAssertEqual(check.0, .exited(2), check.stdout + check.stderr)
+        XCTAssertEqual(check.stderr, message + "\n")
         let run = try run(scenario, timeout: 10)
         XCTAssertEqual(run.termination, .exited(2), run.transcript)
-        XCTAssertTrue(run.stderr.contains(
-            "faultline: proxy cache: upstream localhost:\(port) is this proxy's own listen address (listen 127.0.0.1:\(port)): it would connect to itself"),
-            run.transcript)
+        XCTAssertTrue(run.stderr.contains(message), run.transcript)
         XCTAssertFalse(run.stderr.contains("phase steady started"), run.transcript)
     }
 
