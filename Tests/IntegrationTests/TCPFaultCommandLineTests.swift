@@ -98,11 +98,14 @@ final class TCPFaultCommandLineTests: IntegrationCase {
     }
 
     /// --fault tcp.down (mode=refuse by default) given at start: the port is closed from
-    /// the beginning, so connects are refused while the process keeps running.
+    /// the beginning, so connects are refused while the process keeps running, and the log
+    /// says so right after "listening on" (which alone read as if the port were open).
     func testDownAtStartupRefusesConnects() throws {
         let echo = try EchoServer()
         defer { echo.stop() }
         let proxy = try ProxyProcess.start(upstream: "127.0.0.1:\(echo.port)", ["--fault", "tcp.down"])
+        let closed = "port 127.0.0.1:\(proxy.port) closed by tcp.down (mode=refuse): connects are refused until the fault ends"
+        XCTAssertTrue(waitUntil(timeout: 5) { proxy.process.stderrText.contains(closed) }, proxy.process.stderrText)
         XCTAssertEqual(ProbeOutcome.probe(port: proxy.port), .refused)
         XCTAssertTrue(proxy.process.isRunning, "tcp.down must close the port, not stop the proxy")
         XCTAssertEqual(echo.accepted.current, 0)

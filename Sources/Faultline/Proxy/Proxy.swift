@@ -97,9 +97,14 @@ public final class Proxy {
         listening = true
         if reaper == nil { reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() } }
         try bind(requestedListen)
-        log.info("listening on \(listener?.address.description ?? "?"), forwarding to \(upstream)")
-        bus.emit(.listening(address: listener?.address.description ?? requestedListen.description), proxy: name)
-        if faults.contains(where: { $0.kind.closesListener($0) }) { suspendListening() }
+        let address = listener?.address.description ?? requestedListen.description
+        log.info("listening on \(address), forwarding to \(upstream)")
+        bus.emit(.listening(address: address), proxy: name)
+        if let down = faults.first(where: { $0.kind.closesListener($0) }) {
+            suspendListening()
+            let named = down.name == down.kind.name ? down.name : "\(down.name) (\(down.kind.name))"
+            log.info("port \(address) closed by \(named) (mode=\(down.word("mode"))): connects are refused until the fault ends")
+        }
     }
 
     private func bind(_ address: SocketAddress) throws {
