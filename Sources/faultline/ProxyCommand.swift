@@ -6,6 +6,9 @@ struct ProxyCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "proxy",
         abstract: "Run one proxy with faults given as flags, no scenario file needed.",
+        // --listen and --upstream are read as lists only to refuse a second one.
+        usage: "faultline proxy --listen <addr> --upstream <addr> [--protocol <protocol>] [--fault <spec> ...] "
+            + "[--connect-timeout <duration>] [--seed <seed>] [--no-splice] [--log-level <log-level>]",
         discussion: """
             Examples:
               faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379
@@ -17,11 +20,13 @@ struct ProxyCommand: ParsableCommand {
             already read (2 s at most) and exits 0; a second signal exits at once.
             """)
 
+    // Lists only to see a flag given twice (a plain option silently keeps the last one);
+    // `run()` requires exactly one of each.
     @Option(help: ArgumentHelp("Address to accept clients on: host:port or [v6]:port.", valueName: "addr"))
-    var listen: String
+    var listen: [String] = []
 
     @Option(help: ArgumentHelp("Address to forward to: host:port or [v6]:port.", valueName: "addr"))
-    var upstream: String
+    var upstream: [String] = []
 
     @Option(parsing: .unconditional, help: "Protocol spoken through the proxy: tcp (redis and http come with their faults).")
     var `protocol`: String = "tcp"
@@ -52,8 +57,11 @@ struct ProxyCommand: ParsableCommand {
         options.connectTimeout = try OptionValues.connectTimeout(connectTimeout)
         let faultList: [Fault]
         do { faultList = try faults.map { try Fault(parsing: FaultSpec(parsing: $0)) } } catch { throw InputError("--fault", error) }
+        try OptionValues.uniqueFaultNames(faultList, specs: faults)
         let listenAddress: SocketAddress
         let upstreamAddress: SocketAddress
+        let listen = try OptionValues.single(listen, "--listen", example: "127.0.0.1:16379")
+        let upstream = try OptionValues.single(upstream, "--upstream", example: "127.0.0.1:6379")
         do { listenAddress = try SocketAddress(parsing: listen) } catch { throw InputError("--listen", error) }
         do { upstreamAddress = try SocketAddress(parsingUpstream: upstream) } catch { throw InputError("--upstream", error) }
         let log = logging.bootstrap()

@@ -27,4 +27,11 @@ final class SocketAddressTests: XCTestCase {
             XCTAssertThrowsError(try SocketAddress(parsing: text), text) { XCTAssertEqual("\($0)", message) }
         }
     }
+
+    /// An upstream port goes from 1: the range in the message must not offer 0.
+    func testUpstreamPortErrorsGiveTheUpstreamRange() {
+        XCTAssertThrowsError(try SocketAddress(parsingUpstream: "127.0.0.1:70000")) {
+            XCTAssertEqual("\($0)", "invalid address '127.0.0.1:70000': port '70000' is not a number from 1 to 65535")
+        }
+    }
 }

@@ -34,13 +34,34 @@ final class InputRefusalTests: IntegrationCase {
                             + "every slice holds at least 1 byte")
     }
 
+    /// One range for every refused timeout: "durations go from 0" offered the 0 it refuses.
     func testConnectTimeoutOutOfRangeOrZeroIsRefused() throws {
-        try assertRefused(["--connect-timeout", "99999999999h"],
-                          "--connect-timeout: '99999999999h' is out of range: durations go from 0 to 8760h (1 year)")
-        try assertRefused(["--connect-timeout", "0s"],
-                          "--connect-timeout: '0s' is out of range: a connect timeout must be above 0 (e.g. 500ms, 10s)")
-        try assertRefused(["--connect-timeout", "-1s"],
-                          "--connect-timeout: '-1s' is out of range: durations go from 0 to 8760h (1 year)")
+        for value in ["99999999999h", "0s", "-1s"] {
+            try assertRefused(["--connect-timeout", value],
+                              "--connect-timeout: '\(value)' is out of range: a connect timeout goes from 1us to 8760h (1 year), e.g. 500ms or 10s")
+        }
+    }
+
+    /// A second --listen or --upstream was silently taken over the first.
+    func testListenAndUpstreamAreGivenOnce() throws {
+        try assertRefused(["--listen", "127.0.0.1:1"], "--listen: given 2 times ('127.0.0.1:0', '127.0.0.1:1'): give it once")
+        try assertRefused(["--upstream", "127.0.0.1:10"], "--upstream: given 2 times ('127.0.0.1:9', '127.0.0.1:10'): give it once")
+        let (ended, _, stderr) = try runCommand(try faultlineBinary(), ["proxy", "--upstream", "127.0.0.1:9"], timeout: 10)
+        XCTAssertEqual(ended, .exited(2), stderr)
+        XCTAssertEqual(stderr, "faultline: --listen: missing; give it once, e.g. --listen 127.0.0.1:16379\n")
+    }
+
+    /// Two faults with one name: the first was logged as on before the second failed.
+    func testTwoFaultsWithOneNameAreRefusedBeforeAnythingStarts() throws {
+        try assertRefused(["--fault", "tcp.latency:ms=100", "--fault", "tcp.latency:ms=200"],
+                          "--fault: two faults are named tcp.latency_downstream: give one of them a name (tcp.latency:ms=200,name=latency2)")
+        try assertRefused(["--fault", "tcp.down:name=x", "--fault", "tcp.cutoff:after=1s,name=x"],
+                          "--fault: two faults are named x: give one of them a name (tcp.cutoff:after=1s,name=x2)")
+    }
+
+    func testAnUpstreamPortOutOfRangeGivesTheUpstreamRange() throws {
+        try assertRefused([], upstream: "127.0.0.1:70000",
+                          "--upstream: invalid address '127.0.0.1:70000': port '70000' is not a number from 1 to 65535")
     }
 
     /// ArgumentParser took `-1` for a flag and said "Missing value for '--seed <seed>'".

@@ -17,9 +17,14 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// Parses `host:port`. The host is an IPv4 or IPv6 literal or a name that resolves
     /// (`localhost`); the port is 0–65535.
     public init(parsing text: String) throws {
+        try self.init(parsing: text, lowestPort: 0)
+    }
+
+    /// `init(parsing:)` whose message gives the port range from `lowestPort`.
+    private init(parsing text: String, lowestPort: Int) throws {
         let (host, portText) = try Self.split(text)
         guard let port = (try? NumberText.read(String(portText), as: .port)).map(UInt16.init) else {
-            throw AddressError(text: text, reason: "port '\(portText)' is not a number from 0 to 65535")
+            throw AddressError(text: text, reason: "port '\(portText)' is not a number from \(lowestPort) to 65535")
         }
         var hints = addrinfo()
         hints.ai_family = AF_UNSPEC
@@ -44,7 +49,7 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// Parses an address to connect to: as `init(parsing:)`, but port 0, which stands for "any
     /// free port" when listening, is refused: nothing can be reached there.
     public init(parsingUpstream text: String) throws {
-        try self.init(parsing: text)
+        try self.init(parsing: text, lowestPort: 1)
         guard port != 0 else {
             throw AddressError(text: text, reason: "port 0 cannot be connected to; an upstream port goes from 1 to 65535")
         }
