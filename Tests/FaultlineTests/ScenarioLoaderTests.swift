@@ -152,4 +152,22 @@ final class ScenarioLoaderTests: XCTestCase {
             XCTAssertEqual("\(error)", "\(missing): no such file")
         }
     }
+
+    /// "cannot read the file" alone left the user guessing; the system's reason says what to fix.
+    func testAFileThatCannotBeReadSaysWhy() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("faultline-unreadable-\(getpid())")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let path = directory.appendingPathComponent("ok.yaml").path
+        try Self.valid.write(toFile: path, atomically: true, encoding: .utf8)
+        XCTAssertThrowsError(try ScenarioLoader.load(path: path + "/inner.yaml")) { error in
+            XCTAssertEqual("\(error)", "\(path)/inner.yaml: cannot read the file: Not a directory")
+        }
+        chmod(path, 0)
+        // Root reads any file whatever its mode; everyone else is refused.
+        guard getuid() != 0 else { return }
+        XCTAssertThrowsError(try ScenarioLoader.load(path: path)) { error in
+            XCTAssertEqual("\(error)", "\(path): cannot read the file: Permission denied")
+        }
+    }
 }

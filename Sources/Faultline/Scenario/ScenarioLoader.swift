@@ -1,4 +1,5 @@
 import Foundation
+import Glibc
 import Yams
 
 /// Reads a scenario file into a `Scenario`, or into every mistake it has.
@@ -41,13 +42,17 @@ public enum ScenarioLoader {
     private struct ReadError: Error { let message: String }
 
     private static func readText(_ path: String) throws(ReadError) -> String {
-        var isDirectory: ObjCBool = false
-        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
-            throw ReadError(message: "no such file")
+        // The system's reason for a failure (Permission denied, Not a directory) is the user's
+        // way to the fix; "no such file" stays as short as it is clear.
+        func failure(_ code: Int32) -> ReadError {
+            ReadError(message: code == ENOENT ? "no such file" : "cannot read the file: \(String(cString: strerror(code)))")
         }
-        guard !isDirectory.boolValue else { throw ReadError(message: "is a directory, not a scenario file") }
-        guard let handle = FileHandle(forReadingAtPath: path) else { throw ReadError(message: "cannot read the file") }
-        defer { try? handle.close() }
+        var status = stat()
+        guard stat(path, &status) == 0 else { throw failure(errno) }
+        guard status.st_mode & S_IFMT != S_IFDIR else { throw ReadError(message: "is a directory, not a scenario file") }
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw failure(errno) }
+        let handle = FileHandle(fileDescriptor: descriptor, closeOnDealloc: true)
         // One byte past the limit is enough to refuse; a pipe or a device may never end.
         var data = Data()
         do {
