@@ -62,8 +62,14 @@ final class LinkMemoryTests: IntegrationCase {
         let perLink = Double(after - before) / Double(Self.links)
         let label = spec ?? "no fault"
         print("link memory \(label): RSS \(before) → \(after) KB over \(Self.links) links in \(String(format: "%.1f", elapsed)) s (\(String(format: "%.2f", perLink)) KB/link)")
-        XCTAssertLessThan(perLink, Self.allowedKBPerLink,
-                          "\(label): RSS grew \(after - before) KB (\(before) → \(after)) over \(Self.links) links")
+        if addressSanitized {
+            // ASan's quarantine and shadow memory make RSS grow with every allocation; its
+            // LeakSanitizer checks this proxy's heap when it exits instead (Sanitizer.swift).
+            print("link memory \(label): RSS bound not checked under AddressSanitizer")
+        } else {
+            XCTAssertLessThan(perLink, Self.allowedKBPerLink,
+                              "\(label): RSS grew \(after - before) KB (\(before) → \(after)) over \(Self.links) links")
+        }
         XCTAssertTrue(proxy.process.isRunning, "\(label): the proxy died:\n\(proxy.process.stderrText)")
     }
 

@@ -50,8 +50,14 @@ final class MemoryBoundTests: IntegrationCase {
         }
         let sentWhileStalled = upstreamSent.current
         print("memory bound \(extra): RSS \(baseline) → peak \(peak) KB; upstream sent \(sentWhileStalled) bytes while stalled")
-        XCTAssertLessThan(peak - baseline, Self.allowedGrowthKB,
-                          "proxy RSS grew \(peak - baseline) KB (\(baseline) → \(peak) KB) while the client read nothing")
+        if addressSanitized {
+            // ASan keeps freed buffers in its quarantine, so RSS grows with every chunk the
+            // proxy moved (Sanitizer.swift); the upstream's bytes below still show the pushback.
+            print("memory bound \(extra): RSS bound not checked under AddressSanitizer")
+        } else {
+            XCTAssertLessThan(peak - baseline, Self.allowedGrowthKB,
+                              "proxy RSS grew \(peak - baseline) KB (\(baseline) → \(peak) KB) while the client read nothing")
+        }
         // Kernel socket buffers take several MB on loopback; far more than that means the
         // proxy kept reading the upstream instead of pushing back.
         XCTAssertLessThan(sentWhileStalled, 48 << 20,
