@@ -236,6 +236,8 @@ final class Link {
             dropped = true
             toUpstream?.drop(watchingSource: true)
             toClient?.drop(watchingSource: false)
+            // Not connected yet (a held connect outlived the lifetime): there is no pipe to
+            // keep silent and watch, so the client gets a FIN, as with how=fin.
             if toUpstream == nil { close(resetClient: false, resetUpstream: false) }
         }
     }
