@@ -75,10 +75,15 @@ final class RunUserReportTests: ScenarioRunCase {
     /// The first SIGTERM says at once that the command's group is being stopped and how; the
     /// log then says how the command ended in the verdict's words (it said "exited with status 137").
     func testTheFirstSignalSaysHowTheCommandIsStoppedAndTheLogAgreesWithTheVerdict() throws {
+        let sleep = ProcessTable.marker(30)
+        defer { ProcessTable.killLeftovers(sleep) }
         let process = try ChildProcess.spawn(try faultlineBinary(), [
-            "run", try quietScenario("30s"), "--kill-after", "1s", "--", "/bin/sh", "-c", "trap '' TERM INT; sleep 30",
+            "run", try quietScenario("30s"), "--kill-after", "1s", "--", "/bin/sh", "-c", "trap '' TERM INT; sleep \(sleep)",
         ])
         XCTAssertTrue(process.waitForStderr(containing: "command started", timeout: 20), process.stderrText)
+        // The shell ignores SIGTERM only once its trap ran, which the sleep after it shows: a
+        // signal sent before that killed it with SIGTERM and the test then saw no SIGKILL.
+        XCTAssertTrue(waitUntil(timeout: 10) { !((try? ProcessTable.matching(sleep)) ?? []).isEmpty }, "no '\(sleep)' started")
         let started = try XCTUnwrap(process.stderrText.split(separator: "\n").first { $0.contains("command started (pid ") })
         let pid = try XCTUnwrap(started.split(separator: "(pid ").last?.prefix { $0.isNumber })
         process.signal(SIGTERM)
@@ -98,9 +103,13 @@ final class RunUserReportTests: ScenarioRunCase {
     /// On a terminal, Ctrl-C prints the same line above the live view, whose phase says `stopping`.
     func testCtrlCShowsTheStopOnTheLiveView() throws {
         let scenario = try quietScenario("30s", name: "live")
+        let sleep = ProcessTable.marker(30)
+        defer { ProcessTable.killLeftovers(sleep) }
         let terminal = try TerminalSession("\(try faultlineBinary()) run \(scenario) --kill-after 3s -- "
-                                           + "/bin/sh -c \"trap '' TERM INT; sleep 30\"")
+                                           + "/bin/sh -c \"trap '' TERM INT; sleep \(sleep)\"")
         _ = try terminal.waitFor("phase: only", timeout: 20)
+        // Ctrl-C before the shell's trap ran would end the run at once, taking the view with it.
+        XCTAssertTrue(waitUntil(timeout: 10) { !((try? ProcessTable.matching(sleep)) ?? []).isEmpty }, "no '\(sleep)' started")
         try terminal.send(keys: "C-c")
         let screen = try terminal.waitFor("SIGKILL in 3s", timeout: 1.5)
         let transcript = screen.joined(separator: "\n")
