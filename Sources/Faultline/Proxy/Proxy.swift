@@ -10,6 +10,10 @@ public struct ProxyOptions: Sendable {
     public var limits = PipeLimits()
     /// Listen backlog (the kernel caps it at net.core.somaxconn).
     public var backlog: Int32 = 4096
+    /// `tls:`: terminate TLS toward clients with this certificate profile; nil: plain.
+    public var tls: ServerTLS?
+    /// `upstream_tls:`: speak TLS to the upstream; nil: plain.
+    public var upstreamTLS: UpstreamTLS?
 
     /// The defaults: 10 s connect timeout, ~640 KB per link, backlog 4096.
     public init() {}
