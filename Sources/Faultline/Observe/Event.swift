@@ -26,6 +26,12 @@ public struct Event: Sendable {
         /// The client closed its side while a request was outstanding: it gave up on it (a
         /// reply written later only meets a closed socket).
         case exchangeAbandoned
+        /// The client's TLS handshake with the proxy completed under certificate `profile`.
+        case tlsHandshakeCompleted(profile: String, version: String, cipher: String, sni: String?, alpn: String?)
+        /// The client's TLS handshake with the proxy failed under `profile`: `alert` is the
+        /// alert the client sent (`unknown_ca`, `bad_certificate`, …) when it sent one; `reason`
+        /// says what happened (OpenSSL's reason, `client closed`, `not TLS`, a fault's action).
+        case tlsHandshakeFailed(profile: String, reason: String, alert: String?)
         /// The upstream refused, was unreachable or timed out; the client was closed.
         case upstreamFailed(reason: String)
         /// Both sockets closed; `reset` when either side got an RST.
