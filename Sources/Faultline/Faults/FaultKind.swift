@@ -72,6 +72,8 @@ protocol LinkEffect: AnyObject {
     func attach()
     /// The fault is removed: undo what `attach` did; held bytes move on in order.
     func detach()
+    /// What the fault does to the client's TLS handshake, if anything.
+    var handshake: HandshakeFault? { get }
 }
 
 extension LinkEffect {
@@ -79,6 +81,7 @@ extension LinkEffect {
     func accepted() {}
     func attach() {}
     func detach() {}
+    var handshake: HandshakeFault? { nil }
 }
 
 /// What a fault decides about a connection that is about to reach its upstream.

@@ -9,9 +9,9 @@ final class Link {
     let id: UInt64
     /// The proxy owns its links and outlives them (closed links wait in its reaper list);
     /// `unowned(unsafe)` spares the reference counting on every chunk.
-    private unowned(unsafe) let proxy: Proxy
-    private let client: Int32
-    private var upstream: Int32 = -1
+    unowned(unsafe) let proxy: Proxy
+    let client: Int32
+    private(set) var upstream: Int32 = -1
     private var connectEvent: OpaquePointer?
     private var toUpstream: Pipe?
     private var toClient: Pipe?
@@ -36,8 +36,17 @@ final class Link {
     /// while someone observes the bus (expectations), so unobserved proxies pay one branch.
     private var exchangeOutstanding = false
     /// What each fault that applies to this link does to it, by fault name.
-    private var effects: [String: any LinkEffect] = [:]
+    private(set) var effects: [String: any LinkEffect] = [:]
     private var connectTimer: Timer?
+    /// TLS toward the client (`tls:`) and toward the upstream (`upstream_tls:`), from the
+    /// start of their handshakes; the pipes read and write through them.
+    var clientTLS: TLSSession?
+    var upstreamTLS: TLSSession?
+    /// The handshake under way on either leg, and what holds it (`tls.handshake_delay`).
+    var handshake: TLSHandshake?
+    var handshakeTimer: Timer?
+    /// The certificate profile the client meets (its handshake's events name it).
+    var profile: CertificateProfile?
     private let live: LiveToken
 
     init(id: UInt64, client: Int32, proxy: Proxy) {
@@ -57,12 +66,21 @@ final class Link {
         started = true
         effects.values.forEach { $0.accepted() }
         guard !closed else { return }
-        let decisions = effects.map { (fault: $0.key, decision: $0.value.beforeConnect()) }
-        for case let (fault, .reject(reset)) in decisions {
+        for (fault, effect) in effects {
+            guard case .reject(let reset) = effect.beforeConnect() else { continue }
             log.debug("dropped at accept by \(fault) (\(reset ? "RST" : "FIN"))")
             fired(fault, reset ? "reset" : "closed")
             return close(resetClient: reset, resetUpstream: false)
         }
+        if proxy.serverTLS != nil { return beginClientHandshake() }
+        proceedToUpstream()
+    }
+
+    /// The client is accepted (and its TLS handshake done): refuse, hold or make the
+    /// upstream connect as the faults decide.
+    func proceedToUpstream() {
+        guard !closed else { return }
+        let decisions = effects.map { (fault: $0.key, decision: $0.value.beforeConnect()) }
         if let refusing = decisions.first(where: { $0.decision == .refuse }) {
             fired(refusing.fault, "refused")
             log.debug("\(refusing.fault): closing the client as if the upstream refused (the upstream is not contacted)")
@@ -99,7 +117,7 @@ final class Link {
     }
 
     /// Reports that the fault called `fault` acted on this link.
-    private func fired(_ fault: String, _ action: String) {
+    func fired(_ fault: String, _ action: String) {
         let kind = proxy.faults.first { $0.name == fault }?.kind.name ?? ""
         proxy.bus.emit(.faultFired(name: fault, kind: kind, action: action), proxy: proxy.name, link: id)
     }
@@ -149,11 +167,19 @@ final class Link {
 
     private func connected() {
         Socket.setNoDelay(upstream)
+        if proxy.upstreamTLSContext != nil { return beginUpstreamHandshake() }
+        startPipes()
+    }
+
+    /// Both legs are ready (connected, handshakes done): bytes start to flow.
+    func startPipes() {
         let loop = proxy.loop
         let path = proxy.dataPath
         let limits = proxy.options.limits
-        toUpstream = Pipe(.upstream, link: self, from: client, to: upstream, loop: loop, path: path, limits: limits)
-        toClient = Pipe(.downstream, link: self, from: upstream, to: client, loop: loop, path: path, limits: limits)
+        toUpstream = Pipe(.upstream, link: self, from: client, to: upstream, tls: (clientTLS, upstreamTLS),
+                          loop: loop, path: path, limits: limits)
+        toClient = Pipe(.downstream, link: self, from: upstream, to: client, tls: (upstreamTLS, clientTLS),
+                        loop: loop, path: path, limits: limits)
         if proxy.logsLinks { log.debug("connected to upstream \(proxy.upstream)") }
         proxy.bus.emit(.upstreamConnected, proxy: proxy.name, link: id)
         effects.values.forEach { $0.attach() }
@@ -215,7 +241,9 @@ final class Link {
     /// bytes in flight keep their order either way.
     func refreshPath() {
         let holding = toUpstream?.chain.isEmpty == false || toClient?.chain.isEmpty == false
-        let path: DataPath = holding || proxy.dataPath == .buffered ? .buffered : .splice
+        // TLS bytes are decrypted in the process: nothing to splice.
+        let encrypted = clientTLS != nil || upstreamTLS != nil
+        let path: DataPath = holding || encrypted || proxy.dataPath == .buffered ? .buffered : .splice
         toUpstream?.path = path
         toClient?.path = path
     }
@@ -291,11 +319,13 @@ final class Link {
     }
 
     /// Closes both sockets, each with an RST or a FIN, and hands the link back to its proxy.
-    private func close(resetClient: Bool, resetUpstream: Bool) {
+    func close(resetClient: Bool, resetUpstream: Bool) {
         guard !closed else { return }
         closed = true
         if let connectEvent { event_del(connectEvent) }
         connectTimer = nil
+        handshake = nil
+        handshakeTimer = nil
         toUpstream?.dispose()
         toClient?.dispose()
         // Bytes the client sent that were never read (a blackhole, a held connect) are a

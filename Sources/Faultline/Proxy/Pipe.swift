@@ -18,6 +18,10 @@ final class Pipe {
     fileprivate unowned(unsafe) let link: Link
     private let source: Int32
     private let sink: Int32
+    /// TLS on the source's socket (bytes read are decrypted) or on the sink's (encrypted on
+    /// the way out); such a pipe always takes the buffered path.
+    private let sourceTLS: TLSSession?
+    private let sinkTLS: TLSSession?
     private let limits: PipeLimits
     private var readEvent: OpaquePointer?
     private var writeEvent: OpaquePointer?
@@ -75,11 +79,14 @@ final class Pipe {
     private(set) var bytes: UInt64 = 0
 
     init(_ direction: Direction, link: Link, from source: Int32, to sink: Int32,
+         tls: (source: TLSSession?, sink: TLSSession?) = (nil, nil),
          loop: EventLoop, path: DataPath, limits: PipeLimits) {
         self.direction = direction
         self.link = link
         self.source = source
         self.sink = sink
+        sourceTLS = tls.source
+        sinkTLS = tls.sink
         self.path = path
         self.limits = limits
         self.scratch = loop.scratch
@@ -235,11 +242,13 @@ final class Pipe {
             return armWrite()
         }
         let target = chain.isEmpty ? buffer : intake
-        let got = Self.readv(source, into: target, atMost: allowance(limits.readSize))
+        let got = sourceTLS.map { Self.decrypt($0, into: target, atMost: allowance(limits.readSize)) }
+            ?? Self.readv(source, into: target, atMost: allowance(limits.readSize))
         if got > 0 {
             let withinLimit = account(got)
             chain.isEmpty ? flush() : chain.push(intake)
             if !withinLimit { limitReached() }
+            if readArmed, sourceTLS?.readsWithoutReadiness == true { event_active(readEvent, Int32(EV_READ), 0) }
         } else if got == 0 {
             endOfSource(atEOF: true)
         } else if -got != Int(EAGAIN) && -got != Int(EINTR) {
@@ -266,6 +275,25 @@ final class Pipe {
                 return read >= 0 ? read : -Int(error)
             }
         }
+    }
+
+    /// Decrypts up to `size` bytes into space reserved at the end of `buffer`, record after
+    /// record; same results as `readv`. Bytes read come back first: an end or error met after
+    /// them is met again on the next call (the session repeats it), which the re-armed read
+    /// makes happen at once, as it does for plaintext OpenSSL still holds.
+    private static func decrypt(_ session: TLSSession, into buffer: OpaquePointer, atMost size: Int) -> Int {
+        var space = iovec()
+        guard evbuffer_reserve_space(buffer, size, &space, 1) == 1, let base = space.iov_base else { return -Int(ENOMEM) }
+        var filled = 0
+        var last = 0
+        while filled < space.iov_len {
+            last = session.read(base + filled, space.iov_len - filled)
+            guard last > 0 else { break }
+            filled += last
+        }
+        space.iov_len = filled
+        evbuffer_commit_space(buffer, &space, filled > 0 ? 1 : 0)
+        return filled > 0 ? filled : last
     }
 
     /// `tcp.limit_data` let its last byte through: write what was read, then close the link.
@@ -302,7 +330,7 @@ final class Pipe {
             if channel.count > 0 { return blocked() }
         }
         if let buffer, evbuffer_get_length(buffer) > 0 {
-            let written = evbuffer_write(buffer, sink)
+            let written = sinkTLS.map { Self.encrypt(buffer, to: $0) } ?? evbuffer_write(buffer, sink)
             if written > 0 { delivered() }
             if written < 0 && errno != EAGAIN && errno != EINTR {
                 return link.sinkFailed(self, errno: errno)
@@ -315,6 +343,27 @@ final class Pipe {
         } else if !readArmed && chain.heldBytes < limits.holdLimit {
             armRead()
         }
+    }
+
+    /// Encrypts what `buffer` holds onto the sink, as evbuffer_write would write it: the count
+    /// written, or -1 with errno set. Each SSL_write gets one contiguous run (a small first run
+    /// is pulled up to a full record, so a buffer of small chunks does not become small records).
+    private static func encrypt(_ buffer: OpaquePointer, to session: TLSSession) -> Int32 {
+        var total: Int32 = 0
+        while case let length = evbuffer_get_length(buffer), length > 0 {
+            let run = evbuffer_get_contiguous_space(buffer)
+            let size = run >= min(length, 16 * 1024) ? run : min(length, 16 * 1024)
+            guard let bytes = evbuffer_pullup(buffer, size) else { errno = ENOMEM; return -1 }
+            let sent = session.write(bytes, size)
+            guard sent > 0 else {
+                if total > 0 && sent == -Int(EAGAIN) { return total }
+                errno = Int32(-sent)
+                return -1
+            }
+            evbuffer_drain(buffer, sent)
+            total += Int32(sent)
+        }
+        return total
     }
 
     /// Bytes reached the sink: for the client, that answers its outstanding request.
@@ -340,6 +389,7 @@ final class Pipe {
         }
         sinkFinished = true
         disarmWrite()
+        sinkTLS?.closeNotify()
         // When the link closes right after, close() sends this FIN: one syscall fewer.
         if !link.closesWhenFinished(self) { Socket.shutdownWrite(sink) }
         link.pipeFinished(self)
@@ -351,6 +401,8 @@ final class Pipe {
         guard !readArmed, !sourceEnded, !stopping, !paused, !dropped else { return }
         readArmed = true
         event_add(readEvent, nil)
+        // Decrypted bytes waiting in OpenSSL raise no readiness: come back for them now.
+        if sourceTLS?.readsWithoutReadiness == true { event_active(readEvent, Int32(EV_READ), 0) }
     }
 
     private func disarmRead() {

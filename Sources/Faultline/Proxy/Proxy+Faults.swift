@@ -9,6 +9,12 @@ extension Proxy {
         guard !faultStates.contains(where: { $0.fault.name == fault.name }) else {
             throw FaultSpecError(text: fault.name, reason: "a fault with this name is already active on proxy \(name)")
         }
+        if fault.kind.name.hasPrefix("tls.") {
+            guard options.tls != nil else {
+                throw FaultSpecError(text: fault.kind.name, reason: "acts on TLS handshakes: proxy \(name) needs tls: (--tls-profile for faultline proxy)")
+            }
+            if let profile = CertificateProfile(rawValue: fault.word("profile")) { try serverTLS?.prepare(profile) }
+        }
         let state = FaultState(fault: fault)
         faultStates.append(state)
         log.info("fault \(fault.name) (\(fault.kind.name)) on")

@@ -14,6 +14,9 @@ public struct ProxyOptions: Sendable {
     public var tls: ServerTLS?
     /// `upstream_tls:`: speak TLS to the upstream; nil: plain.
     public var upstreamTLS: UpstreamTLS?
+    /// Where the CA that signs `tls:` certificates is kept (created on first use); relative
+    /// paths are from the working directory, so `certs` and `run` in one directory share it.
+    public var certificateAuthority = ".faultline/ca"
 
     /// The defaults: 10 s connect timeout, ~640 KB per link, backlog 4096.
     public init() {}
@@ -31,6 +34,9 @@ public struct ProxyStats: Sendable {
     public var bytesDirect: UInt64 = 0
     /// Bytes read on the buffered path, where byte-touching faults see them.
     public var bytesBuffered: UInt64 = 0
+    /// Client TLS handshakes that completed, and that failed (either side gave up).
+    public var handshakesCompleted: UInt64 = 0
+    public var handshakesFailed: UInt64 = 0
 }
 
 /// A listening address forwarding every connection to one upstream.
@@ -52,6 +58,10 @@ public final class Proxy {
     private var listener: Listener?
     private var listening = false
     private(set) var links: [ObjectIdentifier: Link] = [:]
+    /// The certificates clients meet, per profile (`tls:`); made by `start()`.
+    private(set) var serverTLS: ServerTLSContexts?
+    /// TLS toward the upstream (`upstream_tls:`); made by `start()`.
+    private(set) var upstreamTLSContext: UpstreamTLSContext?
     var faultStates: [FaultState] = []
     /// Seeds every per-connection decision of this proxy's faults.
     public var seed: UInt64 = 0
@@ -98,6 +108,7 @@ public final class Proxy {
         if upstream.reaches(listener: requestedListen) {
             throw SelfLoopError(proxy: name, listen: requestedListen, upstream: upstream)
         }
+        try prepareTLS()
         listening = true
         if reaper == nil { reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() } }
         try bind(requestedListen)
@@ -109,6 +120,25 @@ public final class Proxy {
             let named = down.name == down.kind.name ? down.name : "\(down.name) (\(down.kind.name))"
             log.info("port \(address) closed by \(named) (mode=\(down.word("mode"))): connects are refused until the fault ends")
         }
+    }
+
+    /// Loads (or creates) the CA and makes the TLS contexts before anything listens: key
+    /// generation never happens while a client waits.
+    private func prepareTLS() throws {
+        if let tls = options.tls, serverTLS == nil {
+            let authority = try CertificateAuthority.openOrCreate(directory: options.certificateAuthority)
+            serverTLS = try ServerTLSContexts(settings: tls, authority: authority)
+        }
+        if let settings = options.upstreamTLS, upstreamTLSContext == nil {
+            upstreamTLSContext = try UpstreamTLSContext(settings: settings, upstream: upstream)
+        }
+    }
+
+    /// Makes the TLS contexts of `profiles` now (the profiles a scenario's `tls.profile` faults
+    /// switch to), so that switching later generates no key on the loop.
+    public func prepare(profiles: [CertificateProfile]) throws {
+        try prepareTLS()
+        try profiles.forEach { try serverTLS?.prepare($0) }
     }
 
     private func bind(_ address: SocketAddress) throws {
@@ -193,6 +223,14 @@ public final class Proxy {
     func yieldSpareDescriptor() -> Bool { listener?.yieldSpare() ?? false }
 
     func noteUpstreamFailure() { stats.upstreamFailures += 1 }
+
+    func noteHandshake(completed: Bool) {
+        if completed {
+            stats.handshakesCompleted += 1
+        } else {
+            stats.handshakesFailed += 1
+        }
+    }
 
     func noteBytes(_ count: Int, buffered: Bool) {
         if buffered {
