@@ -12,6 +12,9 @@ final class ExpectationFactTests: XCTestCase {
             case .request(let detail): "request(\(detail ?? "-"))"
             case .success: "success"
             case .failure(let reason): "failure(\(reason))"
+            case .tlsHandshake(let profile, let completed, let alert, let reason, let fault):
+                "tls(\(profile) \(completed ? "completed" : "failed: \(alert ?? "-"), \(reason ?? "-"), \(fault ?? "-")"))"
+            case .tlsData(let profile): "tlsData(\(profile))"
             }
             return "\(Figures.seconds(fact.time)) \(fact.proxy ?? "-")#\(fact.link ?? 0) \(what)"
         }

@@ -48,12 +48,15 @@ struct ScopeWindow: Equatable {
 struct CheckContext {
     let spec: ExpectationSpec
     let window: ScopeWindow
-    /// The proxy's facts inside the window, by time.
+    /// The proxy's facts inside the window, by time; TLS facts are in `tls` only.
     let facts: [Fact]
     /// The proxy's facts from the window's start to the end of the run, by time: kinds that
     /// judge what follows something in scope (a quiet period, a probe, a first success) may
-    /// see it happen after the phase ended.
+    /// see it happen after the phase ended. TLS facts are in `tls` only.
     let fromStart: [Fact]
+    /// The proxy's TLS facts (handshakes, data after one) from the window's start to the end
+    /// of the run, by time: a handshake in scope may be followed by data after the phase ended.
+    let tls: [Fact]
     /// The end of the run.
     let endTime: Duration
 

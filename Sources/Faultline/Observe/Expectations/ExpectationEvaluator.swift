@@ -69,10 +69,13 @@ public final class ExpectationEvaluator {
         let window = try phases.window(for: spec.scope, endTime: endTime)
         resolved = window
         let mine = facts.filter { spec.proxy == nil || $0.proxy == spec.proxy }
+        // TLS facts go apart, so no counting or timing check can mistake a handshake for traffic.
+        let traffic = mine.filter { !$0.isTLS }
         let context = CheckContext(
             spec: spec, window: window,
-            facts: mine.filter { window.contains($0.time) },
-            fromStart: mine.filter { $0.time >= window.start },
+            facts: traffic.filter { window.contains($0.time) },
+            fromStart: traffic.filter { $0.time >= window.start },
+            tls: mine.filter { $0.isTLS && $0.time >= window.start },
             endTime: endTime)
         return try check.evaluate(context)
     }

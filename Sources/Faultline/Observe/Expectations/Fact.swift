@@ -23,6 +23,16 @@ public struct Fact: Sendable, Equatable {
         case success
         /// A request failed; `reason` says how, for messages.
         case failure(reason: String)
+        /// The client's TLS handshake with the proxy, under certificate `profile`: `completed`,
+        /// or failed with the `alert` the client sent (nil when it sent none) and `reason`.
+        /// `fault` names the `tls.*` fault a failure is put down to (see `TLSFactExtractor`):
+        /// then the client did not reject the certificate. Not traffic (the connection's
+        /// attempt counts already): checks other than `client_rejects_certificate` never see it.
+        case tlsHandshake(profile: String, completed: Bool, alert: String?, reason: String?, fault: String?)
+        /// The client's first application data on a connection whose handshake completed under
+        /// `profile`: it went on after meeting that certificate. The same data's `request`
+        /// fact counts the request; this one only marks the connection.
+        case tlsData(profile: String)
     }
 
     /// Creates a fact.
@@ -37,7 +47,16 @@ public struct Fact: Sendable, Equatable {
     var isTraffic: Bool {
         switch kind {
         case .attempt, .request: true
-        case .success, .failure: false
+        case .success, .failure, .tlsHandshake, .tlsData: false
+        }
+    }
+
+    /// A fact about TLS on the connection (a handshake, data after one), kept apart from the
+    /// traffic facts the counting and timing checks judge.
+    var isTLS: Bool {
+        switch kind {
+        case .tlsHandshake, .tlsData: true
+        case .attempt, .request, .success, .failure: false
         }
     }
 

@@ -9,7 +9,11 @@
 ///
 /// A connection that ends before its upstream connected (refused, rejected by `tcp.down`, the
 /// upstream unreachable, the client leaving a held connect) never carried an exchange; the
-/// client's attempt was its request, so it counts as one request that failed.
+/// client's attempt was its request, so it counts as one request that failed. That holds for a
+/// TLS handshake the client aborted, too: the connection ends before the upstream connected.
+///
+/// Handshakes and data after them (on proxies with `tls:`) come from a `TLSFactExtractor`
+/// run beside; they add nothing to the counts above.
 public struct TCPFactExtractor: FactExtractor {
     /// Fault actions that end a connection (as opposed to `delayed`, which only holds it).
     static let endingActions: Set<String> = ["cut", "reset", "rejected", "refused", "closed"]
@@ -27,11 +31,16 @@ public struct TCPFactExtractor: FactExtractor {
     }
 
     private var open: [Key: Connection] = [:]
+    private var tls = TLSFactExtractor()
 
     /// Creates an extractor with no connections seen.
     public init() {}
 
     public mutating func facts(from event: Event) -> [Fact] {
+        exchangeFacts(from: event) + tls.facts(from: event)
+    }
+
+    private mutating func exchangeFacts(from event: Event) -> [Fact] {
         guard let link = event.link else { return [] }
         let key = Key(proxy: event.proxy, link: link)
         func fact(_ kind: Fact.Kind) -> Fact { Fact(time: event.time, proxy: event.proxy, link: link, kind: kind) }
