@@ -10,14 +10,14 @@ final class ExpectationReportTests: XCTestCase {
         Verdict(label: "max_connection_attempts: 6 (during: outage)", kind: "max_connection_attempts", status: .fail,
                 observed: "max_connection_attempts 7 > 6", judgedOver: .milliseconds(30_250)),
         Verdict(label: "client_rejects_certificate: true", kind: "client_rejects_certificate", status: .error,
-                observed: "client_rejects_certificate: not evaluated (needs a TLS proxy)"),
+                observed: "client_rejects_certificate: 2 handshakes in scope, all under valid: under valid the client has nothing to reject"),
     ]
 
     func testTextHasOneLinePerExpectationAndASummary() {
         XCTAssertEqual(VerdictReport.text(verdicts, scenario: "redis-auth"), """
             PASS  max_rate: 10 (during: outage, proxy: redis) — max_rate 4.0/s ≤ 10/s
             FAIL  max_connection_attempts: 6 (during: outage) — max_connection_attempts 7 > 6
-            ERROR client_rejects_certificate: true — client_rejects_certificate: not evaluated (needs a TLS proxy)
+            ERROR client_rejects_certificate: true — client_rejects_certificate: 2 handshakes in scope, all under valid: under valid the client has nothing to reject
             redis-auth: 1 of 3 expectations failed, 1 could not be judged
             """)
     }
@@ -43,8 +43,8 @@ final class ExpectationReportTests: XCTestCase {
                   <system-out>max_connection_attempts 7 &gt; 6</system-out>
                 </testcase>
                 <testcase classname="redis-auth" name="client_rejects_certificate: true" time="0.000">
-                  <error type="client_rejects_certificate" message="client_rejects_certificate: not evaluated (needs a TLS proxy)">client_rejects_certificate: not evaluated (needs a TLS proxy)</error>
-                  <system-out>client_rejects_certificate: not evaluated (needs a TLS proxy)</system-out>
+                  <error type="client_rejects_certificate" message="client_rejects_certificate: 2 handshakes in scope, all under valid: under valid the client has nothing to reject">client_rejects_certificate: 2 handshakes in scope, all under valid: under valid the client has nothing to reject</error>
+                  <system-out>client_rejects_certificate: 2 handshakes in scope, all under valid: under valid the client has nothing to reject</system-out>
                 </testcase>
               </testsuite>
             </testsuites>
@@ -85,7 +85,9 @@ final class ExpectationReportTests: XCTestCase {
         let parsed = try JUnitParse(xml)
         XCTAssertEqual(parsed.cases.count, 3)
         XCTAssertEqual(parsed.failureMessages, ["max_connection_attempts 3 > 2"])
-        XCTAssertEqual(parsed.errorMessages, ["client_rejects_certificate: not evaluated (needs a TLS proxy)"])
+        XCTAssertEqual(parsed.errorMessages, [
+            "client_rejects_certificate: no TLS handshake in scope, though the client opened 3 connections: the proxy may not have tls:",
+        ])
     }
 }
 

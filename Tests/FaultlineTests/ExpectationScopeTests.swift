@@ -1,8 +1,8 @@
 @testable import Faultline
 import XCTest
 
-/// Scopes (`during:`, `after:`, `proxy:`), `first_success_within`, the TLS placeholder, the
-/// kinds catalogue and specs the evaluator cannot judge.
+/// Scopes (`during:`, `after:`, `proxy:`), `first_success_within`, the kinds catalogue and
+/// specs the evaluator cannot judge (`client_rejects_certificate` is in ExpectationCertificateTests).
 final class ExpectationScopeTests: XCTestCase {
     /// healthy 0–5 s, outage 5–35 s, recovery 35–55 s.
     private func timeline(recoveryEnds: Double? = 55) -> EventScript {
@@ -103,15 +103,6 @@ final class ExpectationScopeTests: XCTestCase {
     }
 
     // MARK: what cannot be judged
-
-    func testClientRejectsCertificateIsNotEvaluatedAndNeverPasses() {
-        var script = timeline()
-        script.connection(at: 10, .replied(after: 0.1, closedAfter: 1))
-        let verdict = script.verdict(.scalar("client_rejects_certificate", .flag(true), proxy: "tracing"), end: 55)
-        XCTAssertEqual(verdict.status, .error)
-        XCTAssertFalse(verdict.passed)
-        XCTAssertEqual(verdict.observed, "client_rejects_certificate: not evaluated (needs a TLS proxy)")
-    }
 
     func testUnknownKindAndBadParametersAreErrors() {
         let script = timeline()
