@@ -13,7 +13,7 @@ final class ScenarioLoaderTests: XCTestCase {
             listen: 127.0.0.1:16379
             upstream: 127.0.0.1:6379
             protocol: tcp
-            # tls: is refused until faultline speaks TLS (ScenarioRefusalTests)
+            # no tls: or upstream_tls: here: plain TCP (ScenarioTLSKeysTests reads them)
           api:
             listen: "[::1]:18080"
             upstream: 127.0.0.1:8080

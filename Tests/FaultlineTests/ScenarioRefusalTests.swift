@@ -87,13 +87,17 @@ final class ScenarioRefusalTests: XCTestCase {
         XCTAssertEqual(errors(for: "    protocol: tcp\ntimeline:", replacing: "timeline:"), [])
     }
 
-    /// TLS is named by the schema but not built: a proxy with `tls:` used to run as plain TCP.
-    func testTLSKeysAreRefusedUntilTLSExists() {
-        let keys = "    tls: { profile: valid, host: localhost }\n    upstream_tls: { verify: true, ca: ./ca.pem }\ntimeline:"
-        XCTAssertEqual(errors(for: keys, replacing: "timeline:"), [
-            "s.yaml:5:5: tls is not available yet (faultline speaks plain TCP for now)",
-            "s.yaml:6:5: upstream_tls is not available yet (faultline speaks plain TCP for now)",
-        ])
+    /// `tls:` and `upstream_tls:` were refused until faultline spoke TLS; now they are read
+    /// (ScenarioTLSKeysTests has the rest), and a `ca:` that is not there is refused at load.
+    func testTLSKeysAreReadNoLongerRefused() throws {
+        let keys = "    tls: { profile: valid, host: localhost }\n    upstream_tls: { verify: true }\ntimeline:"
+        XCTAssertEqual(errors(for: keys, replacing: "timeline:"), [])
+        let yaml = Self.template.replacingOccurrences(of: "timeline:", with: keys).replacingOccurrences(of: "VALUE", with: "30s")
+        let proxy = try XCTUnwrap(try ScenarioLoader.load(yaml: yaml, file: "s.yaml").proxy(named: "p"))
+        XCTAssertEqual(proxy.tls, ServerTLS(profile: .valid, hosts: ["localhost"], key: .ec))
+        XCTAssertEqual(proxy.upstreamTLS, UpstreamTLS(verify: true))
+        let missingCA = "    upstream_tls: { verify: true, ca: ./ca.pem }\ntimeline:"
+        XCTAssertEqual(errors(for: missingCA, replacing: "timeline:"), ["s.yaml:5:39: ca: cannot read ca.pem: No such file or directory"])
     }
 
     /// `run` refuses a proxy whose upstream is its own listen address; `check` used to say ok.

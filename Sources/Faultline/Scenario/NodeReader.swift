@@ -158,21 +158,4 @@ final class NodeReader {
         }
         return nil
     }
-
-    /// The node as written, with positions, for keys a later layer types.
-    func raw(_ node: Node) -> YAMLValue {
-        switch node {
-        case .mapping(let mapping):
-            let entries = mapping.filter { !ignoredKeys.contains(position($0.key)) }.map { key, value in
-                YAMLEntry(key: key.scalar?.string ?? "", keyPosition: position(key), value: raw(value))
-            }
-            return .mapping(entries, position(node))
-        case .sequence(let sequence):
-            return .sequence(sequence.map(raw), position(node))
-        case .scalar(let scalar):
-            return .scalar(isNull(node) ? "null" : scalar.string, position(node))
-        case .alias:
-            return .scalar("", position(node))
-        }
-    }
 }

@@ -78,11 +78,11 @@ public struct ScenarioProxy: Sendable {
     public let upstream: SocketAddress
     /// `protocol:`, `tcp` by default.
     public let `protocol`: ProxyProtocol
-    /// `tls:` as written: the TLS issue gives it a type; kept with positions for its errors.
-    /// Always nil for now: the loader refuses `tls:` until faultline speaks TLS.
-    public let tls: YAMLValue?
-    /// `upstream_tls:` as written, for the same reason (nil for now, as `tls`).
-    public let upstreamTLS: YAMLValue?
+    /// `tls:`: terminate TLS toward clients, presenting this certificate profile; nil: plain.
+    public let tls: ServerTLS?
+    /// `upstream_tls:`: speak TLS to the upstream; nil: plain. Its `caFile` is resolved
+    /// against the scenario file's directory and was readable when the file was loaded.
+    public let upstreamTLS: UpstreamTLS?
     /// Where the proxy's name is written.
     public let position: SourcePosition
 }
@@ -118,37 +118,4 @@ public struct ScenarioExpectation: Sendable {
     public let position: SourcePosition
     /// Where each given parameter's value is written; defaults and absent ones have none.
     public let parameterPositions: [String: SourcePosition]
-}
-
-/// A YAML value kept as written, with positions, for keys a later layer types (`tls:`).
-public indirect enum YAMLValue: Sendable, Equatable {
-    /// A scalar's text (`null` for an empty value).
-    case scalar(String, SourcePosition)
-    /// A list.
-    case sequence([YAMLValue], SourcePosition)
-    /// A mapping, keys in file order.
-    case mapping([YAMLEntry], SourcePosition)
-
-    /// Where the value starts.
-    public var position: SourcePosition {
-        switch self {
-        case .scalar(_, let position), .sequence(_, let position), .mapping(_, let position): position
-        }
-    }
-
-    /// The value under `key`, when this is a mapping that has it.
-    public subscript(key: String) -> YAMLValue? {
-        guard case .mapping(let entries, _) = self else { return nil }
-        return entries.first { $0.key == key }?.value
-    }
-}
-
-/// One `key: value` of a `YAMLValue.mapping`.
-public struct YAMLEntry: Sendable, Equatable {
-    /// The key's text.
-    public let key: String
-    /// Where the key is written.
-    public let keyPosition: SourcePosition
-    /// Its value.
-    public let value: YAMLValue
 }

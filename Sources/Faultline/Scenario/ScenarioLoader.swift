@@ -183,12 +183,12 @@ final class ScenarioBuilder {
             proto = readProtocol(protocolEntry.value)
         }
         proxyProtocols[item.key] = proto
-        // Named by the schema, not built yet: refused, so that a file asking for TLS never
-        // runs as plain TCP.
-        for key in ["tls", "upstream_tls"] {
-            if let entry = field(key) { reader.report(entry.keyNode, "\(key) is not available yet (faultline speaks plain TCP for now)") }
-        }
-        if field("tls") != nil { tlsProxies.insert(item.key) }
+        // A proxy with a `tls:` that has mistakes still counts as a TLS proxy: its `tls.*`
+        // faults are not reported a second time.
+        let tlsEntry = field("tls")
+        if tlsEntry != nil { tlsProxies.insert(item.key) }
+        let tls = tlsEntry.map { readServerTLS($0.value, proxy: item.key) }
+        let upstreamTLS = field("upstream_tls").map { readUpstreamTLS($0.value, proxy: item.key) }
         if let listen, let listenEntry, listen.port != 0 {
             if let other = listenOwners[listen.description] {
                 reader.report(listenEntry.value, "listen: \(listen) is already where proxy '\(other)' listens")
@@ -196,9 +196,10 @@ final class ScenarioBuilder {
                 listenOwners[listen.description] = item.key
             }
         }
-        guard let listen, let upstream, let proto else { return nil }
-        return ScenarioProxy(name: item.key, listen: listen, upstream: upstream, protocol: proto, tls: nil,
-                             upstreamTLS: nil, position: reader.position(item.keyNode))
+        // `.some(nil)`: the key is there but has mistakes (already reported).
+        guard let listen, let upstream, let proto, tls != .some(nil), upstreamTLS != .some(nil) else { return nil }
+        return ScenarioProxy(name: item.key, listen: listen, upstream: upstream, protocol: proto, tls: tls ?? nil,
+                             upstreamTLS: upstreamTLS ?? nil, position: reader.position(item.keyNode))
     }
 
     private func readProtocol(_ node: Node) -> ProxyProtocol? {

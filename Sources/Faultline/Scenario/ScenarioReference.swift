@@ -40,6 +40,16 @@ public enum ScenarioReference {
     }
 
     private static func sectionNote(_ section: ScenarioSection) -> [String] {
+        if section.path == ScenarioSchema.serverTLS.path {
+            return ["`tls:` is a mapping, in flow (`tls: { profile: expired }`) or block form; `tls: {}` takes every default.",
+                    "Certificates chain to the CA that `run` and `faultline certs` share in the working directory (`./.faultline/ca`);",
+                    "`faultline certs --profile valid --host localhost --out DIR` writes its root as `DIR/ca.pem` for clients to trust.",
+                    "The profiles, as a verifying client meets them:", ""]
+                + CertificateProfile.allCases.map { "- `\($0.rawValue)`: \($0.summary)" } + [""]
+        }
+        if section.path == ScenarioSchema.upstreamTLS.path {
+            return ["`upstream_tls:` is a mapping too; `upstream_tls: {}` verifies the upstream against the system's roots.", ""]
+        }
         guard section.path == ScenarioSchema.fault.path else { return [] }
         let kinds = FaultRegistry.kinds.map { "`\($0.name)`" }.joined(separator: ", ")
         return ["A fault entry is a one-key mapping `LAYER.KIND: {parameters}`. Kinds: \(kinds).",

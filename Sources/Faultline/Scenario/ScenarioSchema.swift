@@ -64,11 +64,40 @@ public enum ScenarioSchema {
         ScenarioKey("protocol", ProxyProtocol.allCases.map(\.rawValue).joined(separator: "|"), "tcp",
                     "what the proxy parses, which decides the faults it takes; redis and http are not available yet",
                     example: "tcp"),
-        ScenarioKey("tls", "mapping", "optional", "terminate TLS toward the client with a certificate profile; not available yet (refused)",
-                    example: "{ profile: valid, host: localhost }"),
-        ScenarioKey("upstream_tls", "mapping", "optional", "speak TLS to the upstream; not available yet (refused)",
-                    example: "{ verify: true, ca: ./ca.pem }"),
+        ScenarioKey("tls", "mapping (below)", "plain", "terminate TLS toward the client, presenting a certificate profile",
+                    example: "{ profile: incomplete_chain, host: localhost }"),
+        ScenarioKey("upstream_tls", "mapping (below)", "plain", "speak TLS to the upstream", example: "{ verify: true, ca: ./ca.pem }"),
     ])
+
+    /// A proxy's `tls:`: what a client meets at handshake.
+    public static let serverTLS = ScenarioSection(
+        title: "TLS toward the client", path: "proxies.NAME.tls", noun: "tls", keys: [
+            ScenarioKey("profile", "profile name", "valid", "the certificate the client meets at handshake (profiles below)",
+                        example: "incomplete_chain"),
+            ScenarioKey("host", "name or list of names", "localhost",
+                        "the names and IP addresses the certificate is for (the first is its subject); no spaces, no port",
+                        example: "[localhost, 127.0.0.1]"),
+            ScenarioKey("key", KeyType.allCases.map(\.rawValue).joined(separator: "|"), "ec",
+                        "the certificate's key: EC P-256 or RSA 2048 (weak_key is always RSA-1024)", example: "rsa"),
+        ])
+
+    /// A proxy's `upstream_tls:`: how faultline checks the upstream.
+    public static let upstreamTLS = ScenarioSection(
+        title: "TLS to the upstream", path: "proxies.NAME.upstream_tls", noun: "upstream_tls", keys: [
+            ScenarioKey("verify", "true|false", "true",
+                        "check the upstream's certificate chain and name; false checks neither but still refuses what insecure accepts",
+                        example: "true"),
+            ScenarioKey("ca", "file", "the system's roots",
+                        "PEM file of the roots to trust, relative to the scenario file's directory; it must be readable when the file is loaded",
+                        example: "./ca.pem"),
+            ScenarioKey("sni", "host name", "none",
+                        "the server name sent (SNI) and checked in the certificate; without it, none is sent and the upstream's IP address is checked",
+                        example: "redis.internal"),
+            ScenarioKey("insecure", "true|false", "false",
+                        "like curl -k: check nothing and accept what a strict client refuses (TLS 1.0/1.1, weak keys and signatures); "
+                            + "implies verify: false, so verify: true beside it is an error",
+                        example: "true"),
+        ])
 
     /// One entry of `timeline:`.
     public static let phase = ScenarioSection(title: "A phase", path: "timeline[]", noun: "a phase", keys: [
@@ -97,7 +126,7 @@ public enum ScenarioSchema {
     ])
 
     /// Every section, in the order docs show them.
-    public static let sections: [ScenarioSection] = [top, proxy, phase, fault, expectation]
+    public static let sections: [ScenarioSection] = [top, proxy, serverTLS, upstreamTLS, phase, fault, expectation]
 
     private static let commonExamples = [
         "name": "slow_replies", "direction": "upstream", "probability": "0.5", "first": "3", "every": "2",
