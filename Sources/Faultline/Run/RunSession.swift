@@ -9,12 +9,25 @@ public struct ProxyPlan: Sendable {
     public let listen: SocketAddress
     /// Where it forwards.
     public let upstream: SocketAddress
+    /// `tls:`: terminate TLS toward clients; nil: plain.
+    public let tls: ServerTLS?
+    /// `upstream_tls:`: speak TLS to the upstream; nil: plain.
+    public let upstreamTLS: UpstreamTLS?
 
     /// Describes a proxy.
-    public init(name: String, listen: SocketAddress, upstream: SocketAddress) {
+    public init(name: String, listen: SocketAddress, upstream: SocketAddress, tls: ServerTLS? = nil,
+                upstreamTLS: UpstreamTLS? = nil) {
         self.name = name
         self.listen = listen
         self.upstream = upstream
+        self.tls = tls
+        self.upstreamTLS = upstreamTLS
+    }
+
+    /// The proxy a scenario's entry asks for, TLS included.
+    public init(_ proxy: ScenarioProxy) {
+        self.init(name: proxy.name, listen: proxy.listen, upstream: proxy.upstream, tls: proxy.tls,
+                  upstreamTLS: proxy.upstreamTLS)
     }
 }
 
@@ -73,7 +86,11 @@ public final class RunSession {
         self.commandOutput = commandOutput
         var proxies: [String: Proxy] = [:]
         for plan in plans {
-            let proxy = Proxy(name: plan.name, listen: plan.listen, upstream: plan.upstream, loop: loop, logger: logger)
+            var options = ProxyOptions()
+            options.tls = plan.tls
+            options.upstreamTLS = plan.upstreamTLS
+            let proxy = Proxy(name: plan.name, listen: plan.listen, upstream: plan.upstream, options: options,
+                              loop: loop, logger: logger)
             proxy.seed = seed
             proxies[plan.name] = proxy
         }
