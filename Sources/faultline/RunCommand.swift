@@ -92,7 +92,7 @@ struct RunCommand: ParsableCommand {
             }
         }
         let session = RunSession(
-            proxies: loaded.proxies.map { ProxyPlan(name: $0.name, listen: $0.listen, upstream: $0.upstream) },
+            proxies: loaded.proxies.map(ProxyPlan.init),
             phases: loaded.timeline.map { phase in
                 Phase(name: phase.name, duration: phase.duration,
                       faults: phase.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) })

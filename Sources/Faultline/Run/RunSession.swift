@@ -72,6 +72,9 @@ public final class RunSession {
     private var duration: Duration = .zero
     private var onEnd: ((RunOutcome) -> Void)?
     private var started = ContinuousClock.now
+    /// Per proxy, the certificate profiles its `tls.profile` faults switch to: their keys are
+    /// made before anything listens, not when a phase starts.
+    private var switchedProfiles: [String: [CertificateProfile]] = [:]
 
     /// Builds the proxies (not yet listening) and the timeline. With `commandOutput`, the
     /// command writes to that pty instead of faultline's terminal.
@@ -95,6 +98,10 @@ public final class RunSession {
             proxies[plan.name] = proxy
         }
         self.proxies = proxies
+        for placed in wholeRun + phases.flatMap(\.faults) {
+            guard let profile = CertificateProfile(rawValue: placed.fault.word("profile")) else { continue }
+            switchedProfiles[placed.proxy, default: []].append(profile)
+        }
         timeline = Timeline(phases: phases, wholeRun: wholeRun, proxies: proxies, bus: bus, loop: loop)
         proxies.values.forEach { $0.bus = bus }
     }
@@ -103,7 +110,10 @@ public final class RunSession {
     public func start(onEnd: @escaping (RunOutcome) -> Void) throws {
         self.onEnd = onEnd
         started = .now
-        for proxy in proxies.values.sorted(by: { $0.name < $1.name }) { try proxy.start() }
+        for proxy in proxies.values.sorted(by: { $0.name < $1.name }) {
+            try proxy.prepare(profiles: switchedProfiles[proxy.name] ?? [])
+            try proxy.start()
+        }
         try timeline.start { [unowned self] in
             if command == nil || command?.exit != nil { end() }
         }
