@@ -19,6 +19,10 @@ public enum FaultCatalog {
         }
         lines.append("Every kind also takes:")
         Fault.commonParameters.forEach { lines.append(row($0)) }
+        lines.append("")
+        lines.append("tls.* kinds need a proxy that terminates TLS (tls: in a scenario, --tls-profile).")
+        lines.append("Certificate profiles (tls: {profile: P}, tls.profile, --tls-profile) and what a verifying client reports:")
+        CertificateProfile.allCases.forEach { lines.append("    \(pad($0.rawValue, 17)) \($0.summary)") }
         return lines.joined(separator: "\n")
     }
 
