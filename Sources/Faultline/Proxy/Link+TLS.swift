@@ -104,11 +104,7 @@ extension Link {
         if let code = faults.lazy.compactMap({ if case .alert(let code) = $0.action { code } else { nil } }).first {
             clientTLS?.helloPlan = .alert(code)
         }
-        handshakeTimer = Timer(loop: loop) { [unowned self] in
-            handshakeTimer = nil
-            handshake?.step()
-        }
-        handshakeTimer?.schedule(after: delay)
+        handshake?.hold(for: delay)
     }
 
     private func clientHandshakeFailed(_ reason: String, alert: String?) {

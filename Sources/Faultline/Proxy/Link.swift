@@ -42,9 +42,8 @@ final class Link {
     /// start of their handshakes; the pipes read and write through them.
     var clientTLS: TLSSession?
     var upstreamTLS: TLSSession?
-    /// The handshake under way on either leg, and what holds it (`tls.handshake_delay`).
+    /// The handshake under way on either leg.
     var handshake: TLSHandshake?
-    var handshakeTimer: Timer?
     /// The certificate profile the client meets (its handshake's events name it).
     var profile: CertificateProfile?
     private let live: LiveToken
@@ -325,7 +324,6 @@ final class Link {
         if let connectEvent { event_del(connectEvent) }
         connectTimer = nil
         handshake = nil
-        handshakeTimer = nil
         toUpstream?.dispose()
         toClient?.dispose()
         // Bytes the client sent that were never read (a blackhole, a held connect) are a

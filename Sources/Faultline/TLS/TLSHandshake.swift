@@ -25,6 +25,11 @@ final class TLSHandshake {
     private var readEvent: OpaquePointer?
     private var writeEvent: OpaquePointer?
     private let timeout: Duration?
+    /// While a fault holds the handshake: the wait, and a watch for the peer leaving meanwhile
+    /// (so a client giving up is seen when it gives up, not when the hold ends).
+    private var holdTimer: Timer?
+    private var leaveWatch: OpaquePointer?
+    private let fd: Int32
     private let live: LiveToken
 
     /// A handshake over `session`'s socket `fd`; `timeout` bounds each wait (nil: none).
@@ -33,6 +38,7 @@ final class TLSHandshake {
         self.session = session
         self.link = link
         self.timeout = timeout
+        self.fd = fd
         live = LiveToken(.handshake, on: link.loop)
         let me = Unmanaged.passUnretained(self).toOpaque()
         readEvent = event_new(link.loop.base, fd, Int16(EV_READ), handshakeReady, me)
@@ -42,6 +48,27 @@ final class TLSHandshake {
     deinit {
         event_free(readEvent)
         event_free(writeEvent)
+        if let leaveWatch { event_free(leaveWatch) }
+    }
+
+    /// Holds the handshake for `delay`, then goes on; ends it early if the peer leaves.
+    func hold(for delay: Duration) {
+        holdTimer = Timer(loop: link.loop) { [unowned self] in
+            if let leaveWatch { event_del(leaveWatch) }
+            step()
+        }
+        holdTimer?.schedule(after: delay)
+        if leaveWatch == nil {
+            let me = Unmanaged.passUnretained(self).toOpaque()
+            leaveWatch = event_new(link.loop.base, fd, Int16(EV_CLOSED), handshakePeerLeft, me)
+        }
+        event_add(leaveWatch, nil)
+    }
+
+    fileprivate func peerLeft() {
+        holdTimer?.cancel()
+        let peer = leg == .client ? "the client" : "the upstream"
+        link.handshakeEnded(self, .failed(reason: "\(peer) closed the connection during the handshake", alert: nil))
     }
 
     /// Runs the handshake as far as the socket allows now; called again on readiness.
@@ -108,4 +135,9 @@ final class TLSHandshake {
 private func handshakeReady(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {
     guard let arg else { return }
     Unmanaged<TLSHandshake>.fromOpaque(arg).takeUnretainedValue().ready(timedOut: what & Int16(EV_TIMEOUT) != 0)
+}
+
+private func handshakePeerLeft(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {
+    guard let arg else { return }
+    Unmanaged<TLSHandshake>.fromOpaque(arg).takeUnretainedValue().peerLeft()
 }
