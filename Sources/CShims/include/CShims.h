@@ -7,6 +7,7 @@
 #include <sys/ioctl.h>
 #include <termios.h>
 #include "crypto_shims.h"
+#include "tls_shims.h"
 
 /// splice(2) between two descriptors, never blocking, moving pages where the kernel can.
 ssize_t fl_splice(int from, int to, size_t length);
