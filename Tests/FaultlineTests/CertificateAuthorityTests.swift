@@ -109,11 +109,11 @@ final class CertificateAuthorityTests: XCTestCase {
     func testHostsMustBeNamesOrAddresses() throws {
         let authority = try CertificateAuthority.openOrCreate(directory: cache)
         let refusals: [([String], String)] = [
-            ([], "no host given"),
-            (["bad name"], "'bad name' is neither an IP address nor a DNS name"),
-            (["localhost", "a..b"], "'a..b' is neither an IP address nor a DNS name"),
-            (["[::1]"], "'[::1]': give an IPv6 address without brackets (::1)"),
-            ([String(repeating: "a", count: 65)], "cannot come first: the first host is the subject's CN"),
+            ([], "expected at least one name, such as localhost"),
+            (["bad name"], "'bad name' is not a host name: it holds a space or a control character"),
+            (["localhost", "a..b"], "'a..b' is neither an IP address nor a host name"),
+            (["[::1]"], "'[::1]' is not a host name: write the IPv6 address without brackets (::1)"),
+            ([String(repeating: "abcd.", count: 13) + "a"], "cannot come first: the first name is the certificate subject's CN"),
         ]
         for (hosts, reason) in refusals {
             XCTAssertThrowsError(try authority.identity(for: ServerTLS(hosts: hosts)), "\(hosts)") { error in

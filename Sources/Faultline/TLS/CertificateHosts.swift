@@ -6,9 +6,6 @@ import Glibc
 /// subjectAltName entry, an IP address when `inet_pton` reads it as one (`127.0.0.1`, `::1`),
 /// else a DNS name (`localhost`); the first is also the subject's CN.
 public enum CertificateHosts {
-    /// The longest CN X.509 allows (ub-common-name): the first host is the CN.
-    static let longestCommonName = 64
-
     /// One subjectAltName entry.
     enum Entry: Equatable {
         /// An IPv4 (4 bytes) or IPv6 (16 bytes) address in network order.
@@ -16,49 +13,29 @@ public enum CertificateHosts {
         case dns(String)
     }
 
-    /// What errors about the names say was being done.
-    private static let operation = "checking the certificate's hosts"
-
-    /// Refuses what cannot be a certificate's name, before any key is made: an empty list, an
-    /// empty name, a CN over 64 characters, a DNS name with characters outside letters,
-    /// digits, `-`, `_`, `.` and a leading `*.` wildcard.
+    /// Refuses what cannot be a certificate's name, before any key is made, by the rules of
+    /// `TLSText.hosts` (the ones `check`, `tls:` and `--tls-host` apply): an empty list, a
+    /// first name (the CN) over 64 characters, a DNS name outside letters, digits, `-`, `_`
+    /// in dot-separated labels and a leading `*.`.
     public static func check(_ hosts: [String]) throws(CertificateError) {
         _ = try entries(hosts)
     }
 
     /// `hosts` as subjectAltName entries, in order, after `check`'s rules.
     static func entries(_ hosts: [String]) throws(CertificateError) -> [Entry] {
-        guard let first = hosts.first else {
-            throw CertificateError(operation, "no host given: a leaf needs at least one name, e.g. localhost")
+        do {
+            return try TLSText.hosts(hosts).map(entry)
+        } catch {
+            throw CertificateError("checking the certificate's hosts", error.message)
         }
-        guard first.utf8.count <= longestCommonName else {
-            throw CertificateError(operation, "'\(first)' cannot come first: the first host is the subject's CN, which X.509 "
-                                   + "limits to \(longestCommonName) characters; put a shorter name first")
-        }
-        var entries: [Entry] = []
-        for host in hosts { entries.append(try entry(host)) }
-        return entries
     }
 
-    /// `host` as an IP address when it is one, else as a DNS name it must be spelt as.
-    private static func entry(_ host: String) throws(CertificateError) -> Entry {
+    /// `host` (already checked) as an IP address when it is one, else as a DNS name.
+    private static func entry(_ host: String) -> Entry {
         var v4 = in_addr()
         if inet_pton(AF_INET, host, &v4) == 1 { return .ip(withUnsafeBytes(of: &v4) { Array($0) }) }
         var v6 = in6_addr()
         if inet_pton(AF_INET6, host, &v6) == 1 { return .ip(withUnsafeBytes(of: &v6) { Array($0) }) }
-        if host.hasPrefix("["), host.hasSuffix("]") {
-            throw CertificateError(operation, "'\(host)': give an IPv6 address without brackets (\(host.dropFirst().dropLast()))")
-        }
-        // RFC 1035's 253, and labels of 1 to 63 characters: what resolvers and verifiers accept.
-        let labels = host.split(separator: ".", omittingEmptySubsequences: false)
-        let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
-        let wellFormed = host.utf8.count <= 253 && labels.enumerated().allSatisfy { index, label in
-            (index == 0 && label == "*" && labels.count > 1) || (1...63).contains(label.count) && label.allSatisfy(allowed.contains)
-        }
-        guard wellFormed else {
-            throw CertificateError(operation, "'\(host)' is neither an IP address nor a DNS name (letters, digits, '-' and '_' "
-                                   + "in dot-separated labels of up to 63 characters, optionally '*.' first)")
-        }
         return .dns(host)
     }
 
