@@ -19,8 +19,9 @@ enum TLSAlert {
 
     static func code(named name: String) -> UInt8? { codes.first { $0.name == name }?.code }
 
-    /// The alert's name, or `alert N` for a code outside the table.
+    /// The alert's name, or `alert N` for a code outside the table. close_notify (0) is no
+    /// fatal alert, so `tls.alert` does not send it, but a peer may.
     static func name(of code: UInt8) -> String {
-        codes.first { $0.code == code }?.name ?? "alert \(code)"
+        code == 0 ? "close_notify" : codes.first { $0.code == code }?.name ?? "alert \(code)"
     }
 }
