@@ -58,8 +58,6 @@ final class ServerTLSContexts {
         guard SSL_CTX_use_PrivateKey(context, identity.key.pointer) == 1, SSL_CTX_check_private_key(context) == 1 else {
             throw CertificateError.openSSL(operation)
         }
-        // `tls.require_client_cert`: a client certificate issued by the run's root passes.
-        X509_STORE_add_cert(SSL_CTX_get_cert_store(context), authority.root.pointer)
         SSL_CTX_set_client_hello_cb(context, tlsClientHelloCallback, nil)
         SSL_CTX_set_info_callback(context, tlsInfoCallback)
     }

@@ -22,8 +22,9 @@ final class TLSSession {
 
     /// Consulted once per ClientHello; see `HelloPlan`.
     var helloPlan = HelloPlan.proceed
-    /// Set once the stream ended or failed: OpenSSL is not asked again, and the same answer
-    /// is given to every later call (both pipes of a link share the session).
+    /// Set once the peer's stream ended (0) or the session failed (-errno): reads are not
+    /// passed to OpenSSL again and get the same answer; a failure stops writes too (both
+    /// pipes of a link share the session).
     private var ended: Int?
     /// OpenSSL's reason for the failure that ended the stream, for logs.
     private(set) var failureReason: String?
@@ -59,9 +60,11 @@ final class TLSSession {
         return got > 0 ? Int(got) : outcome(of: got)
     }
 
-    /// Writes up to `count` plaintext bytes; same results as `read` (never 0).
+    /// Writes up to `count` plaintext bytes; same results as `read` (never 0). The peer's
+    /// close_notify or FIN ends its direction only: writing on goes on (a half-close), and
+    /// only an error stops both.
     func write(_ buffer: UnsafeRawPointer, _ count: Int) -> Int {
-        if let ended { return ended == 0 ? -Int(EPIPE) : ended }
+        if let ended, ended != 0 { return ended }
         let sent = SSL_write(ssl, buffer, Int32(clamping: count))
         return sent > 0 ? Int(sent) : outcome(of: sent)
     }

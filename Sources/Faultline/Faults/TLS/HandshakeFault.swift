@@ -98,7 +98,8 @@ enum TLSFaults {
 
     static let requireClientCert = FaultKind(
         name: "tls.require_client_cert",
-        summary: "demand a client certificate (a TLS 1.3 client without one sees \"tlsv13 alert certificate required\")",
+        summary: "demand a client certificate and trust none (a server requiring mutual TLS the client is not set up for: "
+            + "a TLS 1.3 client without one sees \"tlsv13 alert certificate required\", one with a certificate \"tlsv1 alert unknown ca\")",
         parameters: [],
         example: "tls.require_client_cert"
     ) { _, link in
