@@ -107,8 +107,7 @@ final class CertificateProfileTests: IntegrationCase {
     /// every bundle's ca.pem is the same root, and no half-made cache is left behind.
     func testConcurrentCommandsShareOneCA() throws {
         let children = try (0..<6).map { index in
-            try ChildProcess.spawn("/bin/sh", ["-c", #"cd "$0" && exec "$@""#, workDirectory, try faultlineBinary(),
-                                               "certs", "--profile", "valid", "--out", "race\(index)"])
+            try spawnFaultline(["certs", "--profile", "valid", "--out", "race\(index)"], in: workDirectory)
         }
         for child in children {
             XCTAssertEqual(child.waitForExit(timeout: 10 * sanitizerSlowdown), .exited(0), child.stderrText)
@@ -162,11 +161,9 @@ final class CertificateProfileTests: IntegrationCase {
         return "\(workDirectory)/\(out)"
     }
 
-    /// `faultline ARGUMENTS` with the work directory as its current directory (where it keeps
-    /// its CA), through sh because posix_spawn has no portable chdir.
+    /// `faultline ARGUMENTS` with the work directory as its current directory (where it keeps its CA).
     private func runInWorkDirectory(_ arguments: [String]) throws -> (Termination?, stdout: String, stderr: String) {
-        try runCommand("/bin/sh", ["-c", #"cd "$0" && exec "$@""#, workDirectory, try faultlineBinary()] + arguments,
-                       timeout: 10 * sanitizerSlowdown)
+        try runFaultline(arguments, in: workDirectory, timeout: 10 * sanitizerSlowdown)
     }
 
     /// s_client verifying as a strict client does: against ca.pem only, checking the name,

@@ -184,6 +184,20 @@ func runCommand(_ executable: String, _ arguments: [String], timeout: Double) th
     return (ended, child.stdoutText, child.stderrText)
 }
 
+/// Starts `faultline ARGUMENTS` with `directory` as its working directory (where it keeps its
+/// CA, `./.faultline/ca`), through sh because posix_spawn has no portable chdir; exec keeps the
+/// PID, so the child a test stops is faultline itself.
+func spawnFaultline(_ arguments: [String], in directory: String) throws -> ChildProcess {
+    try ChildProcess.spawn("/bin/sh", ["-c", #"cd "$0" || exit 97; exec "$@""#, directory, try faultlineBinary()] + arguments)
+}
+
+/// `spawnFaultline` to its end (stopped after `timeout`).
+func runFaultline(_ arguments: [String], in directory: String, timeout: Double) throws -> (Termination?, stdout: String, stderr: String) {
+    let child = try spawnFaultline(arguments, in: directory)
+    let ended = child.waitForExit(timeout: timeout) ?? child.stop(grace: 1)
+    return (ended, child.stdoutText, child.stderrText)
+}
+
 /// The `faultline` binary under test: $FAULTLINE_BIN, else next to the test bundle (the same
 /// scratch path's debug folder), else the package's .build-it or .build.
 func faultlineBinary(file: StaticString = #filePath) throws -> String {

@@ -109,11 +109,14 @@ class ScenarioRunCase: IntegrationCase {
             """)
     }
 
-    /// Runs `faultline run SCENARIO ARGS [-- COMMAND]` to its end (killed after `timeout`).
-    func run(_ scenario: String, _ arguments: [String] = [], command: [String] = [], timeout: Double = 60) throws -> ScenarioRun {
+    /// Runs `faultline run SCENARIO ARGS [-- COMMAND]` to its end (killed after `timeout`), in
+    /// `directory` when given (a TLS scenario's CA is made there).
+    func run(_ scenario: String, _ arguments: [String] = [], command: [String] = [], in directory: String? = nil,
+             timeout: Double = 60) throws -> ScenarioRun {
         let started = monotonicSeconds()
-        let process = try ChildProcess.spawn(try faultlineBinary(),
-                                             ["run", scenario] + arguments + (command.isEmpty ? [] : ["--"] + command))
+        let runArguments = ["run", scenario] + arguments + (command.isEmpty ? [] : ["--"] + command)
+        let process = try directory.map { try spawnFaultline(runArguments, in: $0) }
+            ?? ChildProcess.spawn(try faultlineBinary(), runArguments)
         let ended = process.waitForExit(timeout: timeout) ?? process.stop(grace: 1)
         let run = ScenarioRun(termination: ended, stdout: process.stdoutText, stderr: process.stderrText,
                               seconds: monotonicSeconds() - started)

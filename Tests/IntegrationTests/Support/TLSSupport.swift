@@ -63,9 +63,7 @@ final class TLSWorkspace: @unchecked Sendable {
 
     /// Runs `faultline ARGS` with this directory as its working directory, without waiting.
     func spawnFaultline(_ arguments: [String]) throws -> ChildProcess {
-        // exec keeps the PID: the child the test stops is faultline itself, not a shell.
-        try ChildProcess.spawn("/bin/sh", ["-c", "cd \"$1\" || exit 97; shift; exec \"$@\"", "sh",
-                                           directory, try faultlineBinary()] + arguments)
+        try IntegrationTests.spawnFaultline(arguments, in: directory)
     }
 
     /// `faultline proxy --listen 127.0.0.1:0 --upstream UPSTREAM EXTRA…` in this directory,
