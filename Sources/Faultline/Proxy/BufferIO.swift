@@ -1,0 +1,68 @@
+import CEvent
+import Glibc
+
+/// Moves bytes between a socket (plain, or through a TLS session) and an evbuffer without an
+/// intermediate copy: reads land in space reserved at the buffer's end, writes leave from its
+/// front. The buffered path of `Pipe` is built on these three.
+enum BufferIO {
+    /// readv(2) straight into space reserved at the end of `buffer` (evbuffer_iovec is struct
+    /// iovec on Unix); returns the count read, 0 at EOF or -errno.
+    static func readv(_ fd: Int32, into buffer: OpaquePointer, atMost size: Int) -> Int {
+        var space = (iovec(), iovec())
+        return withUnsafeMutablePointer(to: &space) {
+            $0.withMemoryRebound(to: iovec.self, capacity: 2) { vecs -> Int in
+                let count = evbuffer_reserve_space(buffer, size, vecs, 2)
+                guard count > 0 else { return -Int(ENOMEM) }
+                let read = Glibc.readv(fd, vecs, count)
+                let error = errno
+                var left = max(read, 0)
+                for index in 0..<Int(count) {
+                    vecs[index].iov_len = min(vecs[index].iov_len, left)
+                    left -= vecs[index].iov_len
+                }
+                evbuffer_commit_space(buffer, vecs, read > 0 ? count : 0)
+                return read >= 0 ? read : -Int(error)
+            }
+        }
+    }
+
+    /// Decrypts up to `size` bytes into space reserved at the end of `buffer`, record after
+    /// record; same results as `readv`. Bytes read come back first: an end or error met after
+    /// them is met again on the next call (the session repeats it), which the re-armed read
+    /// makes happen at once, as it does for plaintext OpenSSL still holds.
+    static func decrypt(_ session: TLSSession, into buffer: OpaquePointer, atMost size: Int) -> Int {
+        var space = iovec()
+        guard evbuffer_reserve_space(buffer, size, &space, 1) == 1, let base = space.iov_base else { return -Int(ENOMEM) }
+        var filled = 0
+        var last = 0
+        while filled < space.iov_len {
+            last = session.read(base + filled, space.iov_len - filled)
+            guard last > 0 else { break }
+            filled += last
+        }
+        space.iov_len = filled
+        evbuffer_commit_space(buffer, &space, filled > 0 ? 1 : 0)
+        return filled > 0 ? filled : last
+    }
+
+    /// Encrypts what `buffer` holds onto the sink, as evbuffer_write would write it: the count
+    /// written, or -1 with errno set. Each SSL_write gets one contiguous run (a small first run
+    /// is pulled up to a full record, so a buffer of small chunks does not become small records).
+    static func encrypt(_ buffer: OpaquePointer, to session: TLSSession) -> Int32 {
+        var total: Int32 = 0
+        while case let length = evbuffer_get_length(buffer), length > 0 {
+            let run = evbuffer_get_contiguous_space(buffer)
+            let size = run >= min(length, 16 * 1024) ? run : min(length, 16 * 1024)
+            guard let bytes = evbuffer_pullup(buffer, size) else { errno = ENOMEM; return -1 }
+            let sent = session.write(bytes, size)
+            guard sent > 0 else {
+                if total > 0 && sent == -Int(EAGAIN) { return total }
+                errno = Int32(-sent)
+                return -1
+            }
+            evbuffer_drain(buffer, sent)
+            total += Int32(sent)
+        }
+        return total
+    }
+}
