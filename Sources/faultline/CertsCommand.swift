@@ -56,7 +56,8 @@ struct CertsCommand: ParsableCommand {
     func run() throws {
         let settings = try serverTLS()
         let directory = try OptionValues.single(out, "--out", example: "/tmp/expired")
-        // A CA that cannot be read or made is no mistake in the flags: exit 1, naming the file.
+        // A CA that cannot be read or made is no mistake in the flags, but nothing can be done
+        // until it is fixed: exit 2 (as proxy and run do), naming the file, without a flag.
         let authority: CertificateAuthority
         let identity: ServerIdentity
         do {
@@ -64,7 +65,7 @@ struct CertsCommand: ParsableCommand {
             identity = try authority.identity(for: settings)
         } catch {
             FaultlineCommand.printError("faultline: \(error)")
-            throw ExitCode(1)
+            throw ExitCode(2)
         }
         do { try authority.writeBundle(identity, to: directory) } catch { throw InputError("--out", error) }
         let names = identity.presentedNames

@@ -133,6 +133,8 @@ struct ProxyCommand: ParsableCommand {
             try proxy.start()
         } catch let selfLoop as SelfLoopError {
             throw InputError("--upstream", selfLoop.reason)
+        } catch let tls as TLSSetupError {
+            throw InputError(tls.leg == .client ? "--tls-profile" : "--upstream-tls", tls.reason)
         } catch {
             throw InputError("--listen", error)
         }

@@ -48,9 +48,29 @@ final class ExpectationCertificateTests: XCTestCase {
         var quiet = EventScript()
         quiet.tls(at: 1, profile: "expired", .closesAfterHandshake)
         quiet.tls(at: 2, profile: "expired", .closesAfterHandshake)
+        // None aborted: `openssl s_client` completes and closes without checking anything, curl
+        // checks the host after the handshake; from the network the two look the same.
         XCTAssertEqual(quiet.verdict(rejects(), end: 10).observed,
-                       "client_rejects_certificate: 2 handshakes under expired, 2 completed but sent no data")
-        XCTAssertEqual(quiet.verdict(rejects(), end: 10).status, .pass)
+                       "client_rejects_certificate: 2 handshakes under expired, none aborted by the client: 2 completed but"
+                       + " sent no data; a client that completes the handshake and closes may check afterwards or not at all,"
+                       + " so this cannot tell")
+        XCTAssertEqual(quiet.verdict(rejects(), end: 10).status, .error)
+    }
+
+    func testAConnectionClosedBeforeAClientHelloIsNoRejection() {
+        // A port probe (a wait-for-port script, a TCP health check) opens and closes.
+        var script = EventScript()
+        script.tls(at: 1, profile: "expired", .probe)
+        let probe = script.verdict(rejects(), end: 10)
+        XCTAssertEqual(probe.status, .error)
+        XCTAssertEqual(probe.observed, "client_rejects_certificate: 1 handshake under expired, none the client could judge:"
+                       + " 1 closed before a ClientHello")
+
+        script.tls(at: 2, profile: "expired", .rejects(alert: "certificate_expired"))
+        let judged = script.verdict(rejects(), end: 10)
+        XCTAssertEqual(judged.status, .pass)
+        XCTAssertEqual(judged.observed, "client_rejects_certificate: 2 handshakes under expired,"
+                       + " 1 aborted by the client (alert certificate_expired ×1), 1 closed before a ClientHello")
     }
 
     // MARK: fail
@@ -329,6 +349,8 @@ extension EventScript {
         case heldByFault(String, alert: String?)
         /// Speaks something other than TLS.
         case notTLS
+        /// Connects and closes without a ClientHello (a port probe).
+        case probe
     }
 
     /// A client connection at `start` to a proxy terminating TLS under `profile`, with the
@@ -370,6 +392,8 @@ extension EventScript {
             aborts(alert)
         case .notTLS:
             failed("not TLS (wrong version number)", alert: nil)
+        case .probe:
+            failed("no ClientHello: the client closed the connection before its ClientHello was complete", alert: nil)
         }
         return link
     }

@@ -137,13 +137,13 @@ final class CertificateProfileTests: IntegrationCase {
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(workDirectory)/.faultline"), "a refused command made a CA")
     }
 
-    /// A damaged CA cache is no mistake in the flags: exit 1, naming the file and the way out.
-    func testDamagedCacheExitsOneNamingTheFile() throws {
+    /// A damaged CA cache: exit 2, as proxy and run, naming the file and the way out.
+    func testDamagedCacheExitsTwoNamingTheFile() throws {
         _ = try writeBundle("valid")
         let rootKey = "\(workDirectory)/.faultline/ca/root.key"
         try "garbage\n".write(toFile: rootKey, atomically: true, encoding: .utf8)
         let (ended, _, stderr) = try runInWorkDirectory(["certs", "--profile", "valid", "--out", "again"])
-        XCTAssertEqual(ended, .exited(1), stderr)
+        XCTAssertEqual(ended, .exited(2), stderr)
         XCTAssertTrue(stderr.hasPrefix("faultline: reading the CA cache file .faultline/ca/root.key: not a PEM private key"), stderr)
         XCTAssertTrue(stderr.contains("delete the directory .faultline/ca and faultline makes a new CA"), stderr)
         XCTAssertFalse(FileManager.default.fileExists(atPath: "\(workDirectory)/again"), "a bundle was written without a CA")

@@ -10,8 +10,13 @@ extension Link {
         guard let contexts = proxy.serverTLS else { return proceedToUpstream() }
         let faults = handshakeFaults
         var chosen = contexts.settings.profile
-        for case (_, .profile(let profile)) in faults { chosen = profile }
+        var switchedBy: String?
+        for case (let fault, .profile(let profile)) in faults {
+            chosen = profile
+            switchedBy = fault
+        }
         profile = chosen
+        if let switchedBy { fired(switchedBy, "presented") }
         guard let context = contexts.context(for: chosen), let session = TLSSession(context: context, fd: client, loop: loop) else {
             log.warning("cannot start a TLS session (profile \(chosen.rawValue)); closing the client")
             return close(resetClient: false, resetUpstream: false)
@@ -116,8 +121,12 @@ extension Link {
         if alert == nil && reason.hasPrefix("not TLS") {
             log.warning("client sent something other than TLS to a TLS port: \(reason); closing it")
         }
+        if profile == .valid, let alert, Self.distrustAlerts.contains(alert) { proxy.warnUntrustedCA(alert: alert) }
         endClientHandshake(reason, alert: alert, reset: false)
     }
+
+    /// Alerts a client sends when it does not trust the chain it was shown.
+    private static let distrustAlerts: Set<String> = ["unknown_ca", "bad_certificate", "certificate_unknown"]
 
     private func endClientHandshake(_ reason: String, alert: String? = nil, reset: Bool) {
         if proxy.logsLinks { log.debug("TLS handshake failed (profile \(profileName)): \(reason)") }

@@ -328,7 +328,10 @@ final class Pipe {
         }
         sinkFinished = true
         disarmWrite()
-        sinkTLS?.closeNotify()
+        // close_notify tells a TLS peer the stream is complete: only when the source really
+        // ended. Cut short (a shutdown's drain, tcp.limit_data), the peer gets the bare FIN and
+        // sees the truncation, as it would from a server that died mid-stream.
+        if sourceAtEOF { sinkTLS?.closeNotify() }
         // When the link closes right after, close() sends this FIN: one syscall fewer.
         if !link.closesWhenFinished(self) { Socket.shutdownWrite(sink) }
         link.pipeFinished(self)

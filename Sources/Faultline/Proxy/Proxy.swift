@@ -62,6 +62,7 @@ public final class Proxy {
     private(set) var serverTLS: ServerTLSContexts?
     /// TLS toward the upstream (`upstream_tls:`); made by `start()`.
     private(set) var upstreamTLSContext: UpstreamTLSContext?
+    private var warnedUntrustedCA = false
     var faultStates: [FaultState] = []
     /// Seeds every per-connection decision of this proxy's faults.
     public var seed: UInt64 = 0
@@ -113,7 +114,7 @@ public final class Proxy {
         if reaper == nil { reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() } }
         try bind(requestedListen)
         let address = listener?.address.description ?? requestedListen.description
-        log.info("listening on \(address), forwarding to \(upstream)")
+        log.info("listening on \(address)\(serverTLS.map { " (\($0.description))" } ?? ""), forwarding to \(upstream)\(upstreamTLSContext.map { " (\($0.description))" } ?? "")")
         bus.emit(.listening(address: address), proxy: name)
         if let down = faults.first(where: { $0.kind.closesListener($0) }) {
             suspendListening()
@@ -124,21 +125,39 @@ public final class Proxy {
 
     /// Loads (or creates) the CA and makes the TLS contexts before anything listens: key
     /// generation never happens while a client waits.
-    private func prepareTLS() throws {
+    private func prepareTLS() throws(TLSSetupError) {
         if let tls = options.tls, serverTLS == nil {
-            let authority = try CertificateAuthority.openOrCreate(directory: options.certificateAuthority)
-            serverTLS = try ServerTLSContexts(settings: tls, authority: authority)
+            do {
+                let authority = try CertificateAuthority.openOrCreate(directory: options.certificateAuthority)
+                serverTLS = try ServerTLSContexts(settings: tls, authority: authority)
+            } catch {
+                throw TLSSetupError(leg: .client, reason: "\(error)")
+            }
         }
         if let settings = options.upstreamTLS, upstreamTLSContext == nil {
-            upstreamTLSContext = try UpstreamTLSContext(settings: settings, upstream: upstream)
+            do {
+                upstreamTLSContext = try UpstreamTLSContext(settings: settings, upstream: upstream)
+            } catch {
+                throw TLSSetupError(leg: .upstream, reason: "\(error)")
+            }
         }
+    }
+
+    /// A client refused the `valid` profile's chain: it trusts another root than this run's CA.
+    /// Said once per proxy, at warning: every later verdict depends on it.
+    func warnUntrustedCA(alert: String) {
+        guard !warnedUntrustedCA, let serverTLS else { return }
+        warnedUntrustedCA = true
+        log.warning("a client refused the valid certificate (alert \(alert)): it does not trust this run's CA, \(serverTLS.authorityDescription); give it the root from that directory (or the ca.pem faultline certs writes there)")
     }
 
     /// Makes the TLS contexts of `profiles` now (the profiles a scenario's `tls.profile` faults
     /// switch to), so that switching later generates no key on the loop.
-    public func prepare(profiles: [CertificateProfile]) throws {
+    public func prepare(profiles: [CertificateProfile]) throws(TLSSetupError) {
         try prepareTLS()
-        try profiles.forEach { try serverTLS?.prepare($0) }
+        for profile in profiles {
+            do { try serverTLS?.prepare(profile) } catch { throw TLSSetupError(leg: .client, reason: "\(error)") }
+        }
     }
 
     private func bind(_ address: SocketAddress) throws {
@@ -249,4 +268,15 @@ public final class Proxy {
         stats.open = links.count
         if links.isEmpty && onDrained != nil { finishDrain() }
     }
+}
+
+/// TLS could not be set up before listening: the CA cache, a certificate, or the upstream's
+/// trusted roots. `leg` says which settings to fix (`tls:` or `upstream_tls:`).
+public struct TLSSetupError: Error, CustomStringConvertible {
+    /// Toward the client (`tls:`, `--tls-profile`) or toward the upstream (`upstream_tls:`).
+    public enum Leg: Sendable { case client, upstream }
+    public let leg: Leg
+    /// What failed and why, naming the file.
+    public let reason: String
+    public var description: String { reason }
 }

@@ -69,10 +69,12 @@ public final class CertificateAuthority: @unchecked Sendable {
             do { return try CertificateFiles.read(path(file)) } catch { throw refuse(file, error.reason) }
         }
         func certificate(_ file: CacheFile) throws(CertificateError) -> X509Certificate {
-            do { return try X509Certificate(pem: try text(file), what: path(file)) } catch { throw refuse(file, "not a PEM certificate (\(error.reason))") }
+            let pem = try text(file)
+            do { return try X509Certificate(pem: pem, what: path(file)) } catch { throw refuse(file, "not a PEM certificate (\(error.reason))") }
         }
         func key(_ file: CacheFile) throws(CertificateError) -> PrivateKey {
-            do { return try PrivateKey(pem: try text(file), what: path(file)) } catch { throw refuse(file, "not a PEM private key (\(error.reason))") }
+            let pem = try text(file)
+            do { return try PrivateKey(pem: pem, what: path(file)) } catch { throw refuse(file, "not a PEM private key (\(error.reason))") }
         }
         let hierarchy = Hierarchy(root: try certificate(.root), rootKey: try key(.rootKey),
                                   intermediate: try certificate(.intermediate), intermediateKey: try key(.intermediateKey))

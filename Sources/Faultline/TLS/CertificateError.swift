@@ -19,13 +19,8 @@ public struct CertificateError: Error, Sendable, CustomStringConvertible {
     /// An OpenSSL call failed: drains this thread's error queue into `reason`, so a later
     /// failure never reports this one's leftovers.
     static func openSSL(_ operation: String) -> CertificateError {
-        var messages: [String] = []
-        while case let code = ERR_get_error(), code != 0 {
-            var buffer = [CChar](repeating: 0, count: 256)
-            ERR_error_string_n(code, &buffer, buffer.count)
-            messages.append(String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self))
-        }
-        return CertificateError(operation, messages.isEmpty ? "OpenSSL gave no reason" : messages.joined(separator: "; "))
+        let reasons = OpenSSLErrors.drain()
+        return CertificateError(operation, reasons.isEmpty ? "OpenSSL gave no reason" : reasons.joined(separator: "; "))
     }
 
     /// A system call failed with `code` (an errno).

@@ -57,17 +57,35 @@ enum CertificateFiles {
 
     /// Creates `path` and any missing parents (0755); an existing directory is fine.
     static func makeDirectories(_ path: String) throws(CertificateError) {
-        do {
-            try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-        } catch {
-            throw CertificateError("creating the directory \(path)", (error as NSError).localizedDescription)
+        guard !path.isEmpty else { throw CertificateError("creating a directory", "no path given") }
+        var partial = path.hasPrefix("/") ? "" : "."
+        for component in path.split(separator: "/") {
+            partial += "/" + component
+            var status = stat()
+            if stat(partial, &status) == 0 {
+                guard status.st_mode & S_IFMT == S_IFDIR else {
+                    throw CertificateError("creating the directory \(path)", "\(partial) is not a directory")
+                }
+                continue
+            }
+            // Another process may make it between the stat and the mkdir: EEXIST is fine then.
+            guard mkdir(partial, 0o755) == 0 || errno == EEXIST else { throw .system("creating the directory \(path)", errno) }
         }
     }
 
-    /// Whether anything (file, directory, dangling link) is at `path`.
+    /// Whether anything (file, directory, dangling link) is at `path`, an empty directory
+    /// excepted: rename(2) replaces one, so a cache directory made empty (by hand, or by a
+    /// volume mounted there) is filled as if it were absent.
     static func exists(_ path: String) -> Bool {
         var status = stat()
-        return lstat(path, &status) == 0
+        guard lstat(path, &status) == 0 else { return false }
+        guard status.st_mode & S_IFMT == S_IFDIR, let directory = opendir(path) else { return true }
+        defer { closedir(directory) }
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { return true }
+        }
+        return false
     }
 
     /// The directory holding `path` (`.` for a bare name) and its last component.

@@ -36,13 +36,31 @@ public final class ServerIdentity: @unchecked Sendable {
 }
 
 extension CertificateAuthority {
+    /// The name a `wrong_host` leaf is for: one no client connecting by `hosts` asks for.
+    static func wrongName(avoiding hosts: [String]) -> String {
+        let taken = hosts.map { $0.lowercased() }
+        // A name matches itself, and `*.example` matches one label more (RFC 6125).
+        func matched(_ name: String) -> Bool {
+            taken.contains { host in
+                host == name || host.hasPrefix("*.") && name.hasSuffix(host.dropFirst())
+                    && !name.dropLast(host.count - 1).contains(".")
+            }
+        }
+        // Each host blocks one name (itself, or one label under a wildcard), so among names
+        // of growing depth one is free.
+        var name = "wrong-host.invalid"
+        while matched(name) { name = "a." + name }
+        return name
+    }
+
     /// A fresh leaf and chain with `tls.profile`'s defect, made in memory (nothing is written):
     ///
     /// - `valid`: leaf for `tls.hosts`, valid from an hour ago for 90 days, key per `tls.key`,
     ///   signed by the intermediate; chain: the intermediate.
     /// - `incomplete_chain`: the same leaf sent alone.
     /// - `expired`: valid from 60 to 30 days ago. `not_yet_valid`: from in 30 to in 120 days.
-    /// - `wrong_host`: for `wrong-host.invalid` only (CN and subjectAltName).
+    /// - `wrong_host`: for `wrong-host.invalid` only (CN and subjectAltName), or another name
+    ///   under `.invalid` when that one is among `tls.hosts` (the leaf must match none of them).
     /// - `self_signed`: the leaf signs itself; nothing else is sent.
     /// - `untrusted_root`: signed by a throwaway intermediate whose root ("faultline untrusted
     ///   root CA") is made here and never cached; chain: that intermediate, then that root.
@@ -51,9 +69,11 @@ extension CertificateAuthority {
     /// Throws when `tls.hosts` is empty or holds what cannot be a certificate's name.
     public func identity(for tls: ServerTLS) throws(CertificateError) -> ServerIdentity {
         let profile = tls.profile
-        let hosts = try CertificateHosts.entries(profile == .wrongHost ? ["wrong-host.invalid"] : tls.hosts)
-        // entries() refuses an empty list, so there is a first name.
-        let commonName = profile == .wrongHost ? "wrong-host.invalid" : tls.hosts.first ?? ""
+        try CertificateHosts.check(tls.hosts)
+        let names = profile == .wrongHost ? [Self.wrongName(avoiding: tls.hosts)] : tls.hosts
+        let hosts = try CertificateHosts.entries(names)
+        // check() refuses an empty list, so there is a first name.
+        let commonName = names.first ?? ""
         let now = Date()
         let day: TimeInterval = 86400
         var builder = CertificateBuilder(commonName: commonName, role: .leaf(hosts: hosts),

@@ -1,5 +1,6 @@
 import COpenSSL
 import CShims
+import Foundation
 
 /// The TLS contexts a proxy terminating TLS presents, one per certificate profile: its own
 /// (`tls: {profile}`) made before it listens, others made when a `tls.profile` fault needs
@@ -17,6 +18,18 @@ final class ServerTLSContexts {
     }
 
     deinit { contexts.values.forEach { SSL_CTX_free($0) } }
+
+    /// `TLS, profile valid for localhost, CA .faultline/ca (created now)`, for the start line.
+    var description: String {
+        "TLS, profile \(settings.profile.rawValue) for \(settings.hosts.joined(separator: ", ")), \(authorityDescription)"
+    }
+
+    /// Where the CA is, absolute, and whether this process made it.
+    var authorityDescription: String {
+        let directory = authority.directory.hasPrefix("/") ? authority.directory
+            : FileManager.default.currentDirectoryPath + "/" + authority.directory
+        return "CA \(directory)/root.pem\(authority.created ? " (created now)" : "")"
+    }
 
     /// Makes `profile`'s context now unless it exists.
     func prepare(_ profile: CertificateProfile) throws {

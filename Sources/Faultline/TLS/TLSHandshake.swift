@@ -103,6 +103,10 @@ final class TLSHandshake {
         }
         if error == SSL_ERROR_SYSCALL || error == SSL_ERROR_ZERO_RETURN || reasons.contains("unexpected eof while reading") {
             let peer = leg == .client ? "the client" : "the upstream"
+            if leg == .client && !session.clientHelloSeen {
+                let how = saved == ECONNRESET ? "reset the connection" : "closed the connection"
+                return "\(Self.noClientHello): the client \(how) before its ClientHello was complete"
+            }
             if saved == ECONNRESET { return "\(peer) reset the connection during the handshake" }
             return saved == 0 || saved == EPIPE ? "\(peer) closed the connection during the handshake"
                                                 : "\(peer): \(Socket.describe(saved))"
@@ -110,6 +114,10 @@ final class TLSHandshake {
         if let reason = reasons.first, Self.notTLS.contains(reason) { return "not TLS (\(reason))" }
         return reasons.first ?? "TLS error \(error)"
     }
+
+    /// How a failure's reason begins when the client left before a whole ClientHello (a port
+    /// probe, a health check): no handshake was attempted.
+    static let noClientHello = "no ClientHello"
 
     /// OpenSSL's reasons when the first bytes are no TLS record at all (plain HTTP, RESP…).
     private static let notTLS: Set<String> = [

@@ -10,6 +10,9 @@ final class TLSSession {
     let ssl: OpaquePointer
     /// The last alert the peer sent (its reason for aborting a handshake), if any.
     fileprivate(set) var receivedAlert: UInt8?
+    /// A whole ClientHello arrived (server side): a client that leaves before it never began
+    /// a handshake (a port probe), which says nothing about its certificate checks.
+    fileprivate(set) var clientHelloSeen = false
     /// What the ClientHello callback does on a server-side session.
     enum HelloPlan {
         case proceed
@@ -128,6 +131,7 @@ enum OpenSSLErrors {
 func tlsClientHelloCallback(_ ssl: OpaquePointer?, _ alert: UnsafeMutablePointer<Int32>?,
                             _ arg: UnsafeMutableRawPointer?) -> Int32 {
     guard let session = TLSSession.owning(ssl) else { return SSL_CLIENT_HELLO_SUCCESS }
+    session.clientHelloSeen = true
     switch session.helloPlan {
     case .proceed:
         return SSL_CLIENT_HELLO_SUCCESS

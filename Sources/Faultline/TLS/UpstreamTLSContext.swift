@@ -36,6 +36,13 @@ final class UpstreamTLSContext {
 
     deinit { SSL_CTX_free(context) }
 
+    /// `TLS, verified against ca.pem as redis.internal`, for the start line.
+    var description: String {
+        guard settings.verify else { return settings.insecure ? "TLS, insecure: nothing checked" : "TLS, not verified" }
+        let roots = settings.caFile ?? "the system's roots"
+        return "TLS, verified against \(roots) as \(settings.sni ?? upstreamIP)"
+    }
+
     /// A session for the connected upstream socket `fd`, SNI and name check set.
     func session(fd: Int32, loop: EventLoop) -> TLSSession? {
         guard let session = TLSSession(context: context, fd: fd, loop: loop) else { return nil }

@@ -5,13 +5,16 @@
 /// - a connection that completed one and then sent data is a violation: the client accepted
 ///   what a verifying client refuses (Python `CERT_NONE`, `verify=False`, `curl -k`);
 /// - a handshake the client aborted (with an alert or by closing) is the rejection wanted;
-/// - a completed handshake with no data after it is no violation (some clients, Node's among
-///   them, verify after the handshake and then close) and is reported in the figure;
-/// - a handshake a `tls.*` fault ended (see `TLSFactExtractor`), or a client that did not
-///   speak TLS, shows nothing about verification and is left out.
+/// - a completed handshake with no data after it is no violation (some clients, Node's and
+///   curl's host check among them, verify after the handshake and then close) and is reported
+///   in the figure, but it is no rejection either;
+/// - a handshake a `tls.*` fault ended (see `TLSFactExtractor`), a client that did not speak
+///   TLS, or one that left before a whole ClientHello (a port probe), shows nothing about
+///   verification and is left out.
 ///
-/// Without a handshake left to judge the verdict is an error, never a pass: under `valid` a
-/// client has nothing to reject, and a proxy without `tls:` has no handshakes at all.
+/// A pass needs at least one handshake the client aborted; otherwise the verdict is an error,
+/// never a pass: under `valid` a client has nothing to reject, a proxy without `tls:` has no
+/// handshakes at all, and completed handshakes without data cannot tell.
 enum ClientRejectsCertificate: ExpectationCheck {
     static let info = ExpectationKindInfo(
         name: "client_rejects_certificate",
@@ -19,8 +22,9 @@ enum ClientRejectsCertificate: ExpectationCheck {
             + "handshake and sends no data. Fails, naming the connection, when a client completed a handshake under a "
             + "bad profile and then sent data (verification off: Python `CERT_NONE`, `verify=False`, `curl -k`); "
             + "a completed handshake followed by no data is no failure. Handshakes under `valid`, ones a `tls.*` "
-            + "fault ended and clients that do not speak TLS are left out; with no handshake left in scope "
-            + "the verdict is an error, never a pass.",
+            + "fault ended, clients that do not speak TLS and connections closed before a whole ClientHello (port "
+            + "probes) are left out; a pass needs at least one handshake the client aborted, else the verdict is an "
+            + "error, never a pass.",
         parameters: [.init("enabled", .flag, "must be true", example: "true")],
         scalarParameter: "enabled",
         example: "- proxy: tracing\n  client_rejects_certificate: true")
@@ -28,6 +32,8 @@ enum ClientRejectsCertificate: ExpectationCheck {
     /// How the reason of `tlsHandshakeFailed` begins when the client did not speak TLS at all
     /// (`not TLS (wrong version number)`).
     static let notTLS = "not TLS"
+    /// How it begins when the client left before a whole ClientHello (a port probe).
+    static let noClientHello = TLSHandshake.noClientHello
 
     /// One handshake in scope.
     private struct Handshake {
@@ -63,7 +69,7 @@ enum ClientRejectsCertificate: ExpectationCheck {
         var offenders: [Handshake] = []
         var silent = 0
         var aborted = Tally(), byFault = Tally()
-        var notTLS = 0
+        var notTLS = 0, noHello = 0
         for handshake in bad {
             if handshake.completed {
                 if sentData.contains(Connection(handshake.fact)) { offenders.append(handshake) } else { silent += 1 }
@@ -71,6 +77,8 @@ enum ClientRejectsCertificate: ExpectationCheck {
                 byFault.add(fault)
             } else if handshake.alert == nil, handshake.reason?.hasPrefix(Self.notTLS) == true {
                 notTLS += 1
+            } else if handshake.alert == nil, handshake.reason?.hasPrefix(Self.noClientHello) == true {
+                noHello += 1
             } else {
                 aborted.add(handshake.alert.map { "alert \($0)" } ?? ("no alert" + (handshake.reason.map { " (\($0))" } ?? "")))
             }
@@ -87,9 +95,14 @@ enum ClientRejectsCertificate: ExpectationCheck {
         if silent > 0 { parts.append("\(silent) completed but sent no data") }
         if byFault.total > 0 { parts.append("\(byFault.total) ended by a fault (\(byFault))") }
         if notTLS > 0 { parts.append("\(notTLS) not TLS") }
+        if noHello > 0 { parts.append("\(noHello) closed before a ClientHello") }
         let head = "client_rejects_certificate: \(Figures.count(bad.count, "handshake")) under \(profiles(of: bad))"
-        if aborted.total + silent > 0 {
+        if aborted.total > 0 {
             return .pass("\(head), \(parts.joined(separator: ", "))")
+        }
+        if silent > 0 {
+            return .error("\(head), none aborted by the client: \(parts.joined(separator: ", ")); a client that completes "
+                + "the handshake and closes may check afterwards or not at all, so this cannot tell")
         }
         return .error("\(head), none the client could judge: \(parts.joined(separator: ", "))")
     }

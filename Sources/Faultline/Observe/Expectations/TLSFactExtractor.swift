@@ -44,7 +44,7 @@ public struct TLSFactExtractor: FactExtractor {
         case .tlsHandshakeFailed(let profile, let reason, let alert):
             let fault = connections[key]?.fault ?? (alert == nil ? connections[key]?.delay : nil)
             return [fact(.tlsHandshake(profile: profile, completed: false, alert: alert, reason: reason, fault: fault))]
-        case .faultFired(let name, let kind, let action) where kind.hasPrefix("tls."):
+        case .faultFired(let name, let kind, let action) where kind.hasPrefix("tls.") && action != "presented":
             if action == "delayed" {
                 connections[key, default: Connection()].delay = name
             } else {
