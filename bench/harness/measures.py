@@ -4,10 +4,15 @@ import errno
 import io
 import json
 import re
+import resource
 import select
 import selectors
 import socket
+import ssl
+import struct
 import time
+from collections.abc import Callable
+from pathlib import Path
 
 from .procfs import accept_backlog, established_to, wait_until
 from .procs import BenchError, Supervisor
@@ -53,8 +58,16 @@ def connection_rate(sup: Supervisor, port: int, seconds: int) -> tuple[float, di
     costs the proxy an accept, an upstream connect and two teardowns. One wrk thread keeps the
     client to one core and leaves the other to the proxy and the server.
     """
-    out = sup.run(["wrk", "-t1", "-c50", f"-d{seconds}s", "-H", "Connection: close",
-                   f"http://127.0.0.1:{port}/"], timeout=seconds + 20)
+    return wrk_rate(sup, f"http://127.0.0.1:{port}/", seconds, close=True)
+
+
+def wrk_rate(sup: Supervisor, url: str, seconds: int, close: bool,
+             midway: Callable[[], None] | None = None) -> tuple[float, dict]:
+    """Requests/s of `wrk -t1 -c50` on `url`; `close`: `Connection: close` on every request.
+    `midway` is called three quarters into the run."""
+    argv = ["wrk", "-t1", "-c50", f"-d{seconds}s", *(["-H", "Connection: close"] if close else []), url]
+    out = sup.run_parallel([argv], timeout=seconds + 20,
+                           midway=(seconds * 0.75, midway) if midway else None)[0]
     rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
     if not rate or not total:
@@ -161,14 +174,23 @@ def _lifetimes_over(selector: selectors.BaseSelector, opened: dict[socket.socket
     return errors
 
 
-def idle_link_kb(peer: Peer, endpoint: Endpoint, upstream: int, links: int) -> tuple[float, dict]:
-    """Memory the proxy holds per idle link: (after - before) / links, in KB."""
+def idle_link_kb(peer: Peer, endpoint: Endpoint, upstream: int, links: int,
+                 opener: Callable[[int, int], list] | None = None,
+                 warmup: Callable[[int], None] | None = None) -> tuple[float, dict]:
+    """Memory the proxy holds per idle link: (after - before) / links, in KB.
+
+    `opener(port, count)` opens the links (default: plain TCP connects); `warmup(port)` runs
+    before the first reading, so that what the first link allocates once (TLS's lazily loaded
+    tables) is not counted per link."""
+    if warmup:
+        warmup(endpoint.port)
+        time.sleep(0.5)
     before = peer.memory_kb(endpoint)
     baseline = established_to(upstream)
-    sockets = open_links(endpoint.port, links)
+    sockets = (opener or open_links)(endpoint.port, links)
     try:
         # Accepted every client, and connected each to the upstream (haproxy and faultline
-        # connect at accept time, socat's forks right after).
+        # connect at accept time, socat's forks right after; with TLS, after the handshake).
         wait_until(lambda: accept_backlog(endpoint.port) == 0
                    and established_to(upstream) >= baseline + links,
                    60, f"{links} upstream connections", endpoint.service)
@@ -222,3 +244,175 @@ def _wait_connected(group: list[socket.socket], deadline: float) -> None:
             poller.unregister(fd)
             if code:
                 raise BenchError(f"idle link failed to connect: {errno.errorcode.get(code, code)}")
+
+
+# --- TLS ----------------------------------------------------------------------------------------
+
+def tls_client_context(root: Path) -> ssl.SSLContext:
+    """TLS 1.3 only, verifying the chain to faultline's root and the name localhost."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_3
+    context.load_verify_locations(root)
+    return context
+
+
+def tls_probe(sup: Supervisor, port: int, root: Path) -> dict[str, str]:
+    """What one `openssl s_client` handshake negotiates: protocol, cipher, key exchange,
+    signature, and whether the chain verified against `root`."""
+    out = sup.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}", "-servername", "localhost",
+                   "-CAfile", str(root), "-verify_hostname", "localhost", "-brief"],
+                  timeout=15, merge_stderr=True)
+    fields = dict(line.split(": ", 1) for line in out.splitlines() if ": " in line)
+    wanted = {"Protocol version": "protocol", "Ciphersuite": "cipher", "Server Temp Key": "group",
+              "Signature type": "signature", "Verification": "verification"}
+    found = {name: fields.get(key, "?").strip() for key, name in wanted.items()}
+    if found["protocol"] == "?":
+        raise BenchError(f"openssl s_client negotiated nothing: {out.strip()[-200:]}")
+    return found
+
+
+def full_handshakes(sup: Supervisor, port: int, seconds: int, clients: int, root: Path,
+                    midway: Callable[[], None] | None = None) -> tuple[float, dict]:
+    """New connections/s of `clients` `openssl s_time -new` side by side: each connection a
+    full TLS 1.3 handshake (s_time -new never offers a session), one `GET /`, its answer, close.
+
+    s_time runs until a whole-second boundary past -time, and prints only whole seconds, so
+    the rate is the summed count over the wall time from starting the clients to the last
+    one's end (their start-up, a few ms, included). `midway` is called three quarters into the run."""
+    argv = ["openssl", "s_time", "-connect", f"localhost:{port}", "-new", "-tls1_3",
+            "-CAfile", str(root), "-no-CApath", "-no-CAstore", "-time", str(seconds), "-www", "/"]
+    started = time.monotonic()
+    outs = sup.run_parallel([argv] * clients, timeout=seconds + 30,
+                            midway=(seconds * 0.75, midway) if midway else None)
+    wall = time.monotonic() - started
+    counts = []
+    for out in outs:
+        match = re.search(r"(\d+) connections in \d+ real seconds, (\d+) bytes read per", out)
+        if not match:
+            raise BenchError(f"unexpected s_time output: {out.strip()[-200:]}")
+        if int(match.group(2)) == 0:
+            raise BenchError("s_time read no answer to its GET through the proxy")
+        counts.append(int(match.group(1)))
+    return sum(counts) / wall, {"connections": counts, "wall_s": wall, "clients": clients}
+
+
+BULK_CHUNK = 1 << 20
+
+
+def tls_bulk_gbps(port: int, upload: bool, size: int, root: Path) -> tuple[float, dict]:
+    """One TLS connection (Python's ssl) through the proxy to harness/tls_sink.py, `size` bytes
+    one way: upload = client -> sink (the proxy decrypts), else sink -> client (it encrypts).
+
+    Timed from the request to the sink's one-byte receipt (upload) or the last byte (download),
+    after the handshake."""
+    context = tls_client_context(root)
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=30) as raw, \
+                context.wrap_socket(raw, server_hostname="localhost") as sock:
+            cipher, version, _ = sock.cipher()
+            started, cpu = time.perf_counter(), _own_cpu()
+            sock.sendall(struct.pack(">cQ", b"U" if upload else b"D", size))
+            left = size
+            if upload:
+                chunk = memoryview(bytes(BULK_CHUNK))
+                while left > 0:
+                    sock.sendall(chunk[:min(left, BULK_CHUNK)])
+                    left -= min(left, BULK_CHUNK)
+                if sock.recv(1) != b"K":
+                    raise BenchError("the sink did not confirm the upload")
+            else:
+                buffer = memoryview(bytearray(BULK_CHUNK))
+                while left > 0:
+                    got = sock.recv_into(buffer, min(left, BULK_CHUNK))
+                    if not got:
+                        raise BenchError(f"connection closed {left} bytes short")
+                    left -= got
+            elapsed, cpu = time.perf_counter() - started, _own_cpu() - cpu
+    except (OSError, ssl.SSLError) as error:
+        raise BenchError(f"TLS bulk {'upload' if upload else 'download'}: {error}") from None
+    # The client's CPU share says whether it, not the proxy, set the pace (1.0 = a full core).
+    return size * 8 / elapsed / 1e9, {"bytes": size, "seconds": elapsed, "cipher": cipher,
+                                      "version": version, "client_cpu_share": cpu / elapsed}
+
+
+def _own_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def tls_warmup(root: Path) -> Callable[[int], None]:
+    """One TLS handshake and close, before the idle-link memory's first reading."""
+    def warm(port: int) -> None:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
+                tls_client_context(root).wrap_socket(raw, server_hostname="localhost"):
+            pass
+    return warm
+
+
+def tls_link_opener(root: Path, batch: int = 100, timeout: float = 60) -> Callable[[int, int], list]:
+    """`count` idle TLS connections, handshakes done, `batch` at a time (non-blocking)."""
+    context = tls_client_context(root)
+
+    def open_tls(port: int, count: int) -> list:
+        links: list = []
+        deadline = time.monotonic() + timeout
+        try:
+            while len(links) < count:
+                group = [_connect_nonblocking(port) for _ in range(min(batch, count - len(links)))]
+                try:
+                    _wait_connected(group, deadline)
+                except BaseException:
+                    for sock in group:
+                        sock.close()
+                    raise
+                group = [context.wrap_socket(sock, server_hostname="localhost",
+                                             do_handshake_on_connect=False) for sock in group]
+                links.extend(group)
+                _handshake_all(group, deadline)
+            return links
+        except BaseException:
+            for sock in links:
+                sock.close()
+            raise
+    return open_tls
+
+
+def _handshake_all(group: list[ssl.SSLSocket], deadline: float) -> None:
+    selector = selectors.DefaultSelector()
+    pending = set(group)
+    try:
+        while pending:
+            if time.monotonic() > deadline:
+                raise BenchError(f"{len(pending)} TLS handshakes still not done")
+            for sock in list(pending):
+                try:
+                    sock.do_handshake()
+                except ssl.SSLWantReadError:
+                    _watch(selector, sock, selectors.EVENT_READ)
+                except ssl.SSLWantWriteError:
+                    _watch(selector, sock, selectors.EVENT_WRITE)
+                except (OSError, ssl.SSLError) as error:
+                    raise BenchError(f"idle TLS link's handshake failed: {error}") from None
+                else:
+                    pending.discard(sock)
+                    if _registered(selector, sock):
+                        selector.unregister(sock)
+            if pending:
+                selector.select(max(0.0, min(1.0, deadline - time.monotonic())))
+    finally:
+        selector.close()
+
+
+def _registered(selector: selectors.BaseSelector, sock: socket.socket) -> bool:
+    try:
+        selector.get_key(sock)
+        return True
+    except KeyError:
+        return False
+
+
+def _watch(selector: selectors.BaseSelector, sock: socket.socket, events: int) -> None:
+    if _registered(selector, sock):
+        selector.modify(sock, events)
+    else:
+        selector.register(sock, events)

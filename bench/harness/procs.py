@@ -8,6 +8,8 @@ harness must stop them itself, which `Supervisor.stop_all` does from a `finally`
 import os
 import signal
 import subprocess
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,29 +48,50 @@ class Supervisor:
     log_dir: Path
     _children: list[subprocess.Popen] = field(default_factory=list)
 
-    def start(self, name: str, argv: list[str]) -> Service:
+    def start(self, name: str, argv: list[str], cwd: Path | None = None) -> Service:
         log_path = self.log_dir / f"{name}.log"
         with open(log_path, "ab") as log:
-            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log,
+            proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log, cwd=cwd,
                                     stderr=subprocess.STDOUT, start_new_session=True)
         self._children.append(proc)
         return Service(name, proc, log_path)
 
-    def run(self, argv: list[str], timeout: float) -> str:
-        """Run a client to completion and return its stdout; BenchError if it fails or hangs."""
-        proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True, start_new_session=True)
-        self._children.append(proc)
+    def run(self, argv: list[str], timeout: float, cwd: Path | None = None,
+            merge_stderr: bool = False) -> str:
+        """Run a client to completion and return its stdout (and stderr after it when
+        `merge_stderr`); BenchError if it fails or hangs."""
+        return self.run_parallel([argv], timeout, cwd=cwd, merge_stderr=merge_stderr)[0]
+
+    def run_parallel(self, argvs: list[list[str]], timeout: float, cwd: Path | None = None,
+                     merge_stderr: bool = False,
+                     midway: tuple[float, Callable[[], None]] | None = None) -> list[str]:
+        """Run clients side by side to completion; their outputs in order. `midway`:
+        (seconds, call) runs `call` that long after the start, while they still run."""
+        started = time.monotonic()
+        procs = []
         try:
-            out, err = proc.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            raise BenchError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s") from None
+            for argv in argvs:
+                procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                              stderr=subprocess.PIPE, text=True, cwd=cwd,
+                                              start_new_session=True))
+                self._children.append(procs[-1])
+            if midway:
+                time.sleep(max(0.0, started + midway[0] - time.monotonic()))
+                midway[1]()
+            outputs = []
+            for argv, proc in zip(argvs, procs):
+                try:
+                    out, err = proc.communicate(timeout=max(0.1, started + timeout - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    raise BenchError(f"{Path(argv[0]).name} did not finish within {timeout:.0f} s") from None
+                if proc.returncode != 0:
+                    detail = (err.strip() or out.strip())[-300:]
+                    raise BenchError(f"{Path(argv[0]).name} exited with code {proc.returncode}: {detail}")
+                outputs.append(out + err if merge_stderr else out)
+            return outputs
         finally:
-            self._stop(proc)
-        if proc.returncode != 0:
-            detail = (err.strip() or out.strip())[-300:]
-            raise BenchError(f"{Path(argv[0]).name} exited with code {proc.returncode}: {detail}")
-        return out
+            for proc in procs:
+                self._stop(proc)
 
     def stop(self, service: Service) -> None:
         self._stop(service.proc)

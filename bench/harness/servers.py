@@ -1,6 +1,8 @@
 """The upstream servers and the proxies compared, each started fresh on free loopback ports."""
 import json
 import resource
+import socket
+import sys
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,7 +44,20 @@ frontend static
     return _listening(_start_haproxy(sup, f"{tag}-http", config), port)
 
 
-UPSTREAMS = {"iperf3": start_iperf, "redis": start_redis, "http": start_http}
+SINK = Path(__file__).with_name("tls_sink.py")
+
+
+def start_sink(sup: Supervisor, tag: str, tls: "TLSFiles | None" = None) -> Service:
+    """harness/tls_sink.py: takes or sends N bytes per connection (the TLS bulk rows); with
+    `tls`, it terminates TLS itself (the direct column)."""
+    port = free_port()
+    argv = [sys.executable, str(SINK), str(port)]
+    if tls:
+        argv += [str(tls.chain), str(tls.key)]
+    return _listening(sup.start(f"{tag}-sink{'-tls' if tls else ''}", argv), port)
+
+
+UPSTREAMS = {"iperf3": start_iperf, "redis": start_redis, "http": start_http, "sink": start_sink}
 
 
 # --- peers: the things measured ----------------------------------------------------------------
@@ -151,6 +166,108 @@ class Faultline(Peer):
         for fault in self.faults:
             argv += ["--fault", fault]
         return Endpoint(port, _listening(sup.start(f"{tag}-{self.name}", argv), port))
+
+
+# --- the TLS section's peers: TLS terminated, a plain upstream behind --------------------------
+
+@dataclass(frozen=True)
+class TLSFiles:
+    """One certificate for every peer, from faultline's CA in `workdir`/.faultline/ca."""
+
+    workdir: Path  # faultline runs here, so its CA (and its leaf) come from the same root
+    key_type: str  # ec (P-256) or rsa (2048)
+    chain: Path  # leaf + intermediate
+    key: Path
+    root: Path  # the trusted root, for clients that verify
+    haproxy_pem: Path  # chain + key, as haproxy's `crt` wants them
+
+
+def make_tls_files(sup: Supervisor, faultline: str, workdir: Path, key_type: str) -> TLSFiles:
+    """`faultline certs --profile valid --host localhost`: the CA made on first use in
+    `workdir`/.faultline/ca, the same one `faultline proxy --tls-profile` signs with there."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out = workdir / "certs"
+    sup.run([faultline, "certs", "--profile", "valid", "--host", "localhost", "--key", key_type,
+             "--out", str(out)], timeout=30, cwd=workdir)
+    pem = out / "haproxy.pem"
+    pem.write_text((out / "cert.pem").read_text() + (out / "key.pem").read_text())
+    return TLSFiles(workdir, key_type, out / "cert.pem", out / "key.pem",
+                    workdir / ".faultline/ca/root.pem", pem)
+
+
+class DirectTLS(Direct):
+    """The client's TLS ends in the sink itself (Python's ssl, the same certificate): no proxy.
+    Only the bulk rows have it, to show what the client reaches without a proxy."""
+
+    def __init__(self, tls: TLSFiles):
+        self.tls = tls
+
+    def start(self, sup, upstream, tag):
+        sink = start_sink(sup, tag, self.tls)
+        return Endpoint(sink.port, sink)
+
+
+class HAProxyTLS(Peer):
+    """`mode tcp`, `bind … ssl crt` with the same chain and key as faultline's, TLS 1.3 only and
+    pinned to TLS_AES_256_GCM_SHA384 (what faultline negotiates with OpenSSL's defaults).
+    threads=None: its default (one per CPU); the like-for-like column has nbthread 1."""
+
+    def __init__(self, tls: TLSFiles, maxconn: int, threads: int | None = None):
+        self.tls = tls
+        self.maxconn = maxconn
+        self.threads = threads
+        self.name = "haproxy" if threads is None else f"haproxy-{threads}t"
+
+    def start(self, sup, upstream, tag):
+        port = free_port()
+        self.stats = Path(sup.log_dir) / f"{tag}-{self.name}.sock"
+        threads = f"    nbthread {self.threads}\n" if self.threads else ""
+        config = f"""global
+    maxconn {self.maxconn}
+{threads}    stats socket {self.stats} level user
+defaults
+    mode tcp
+    timeout connect 5s
+    timeout client 5m
+    timeout server 5m
+listen bench
+    bind 127.0.0.1:{port} ssl crt {self.tls.haproxy_pem} ssl-min-ver TLSv1.3 ciphersuites TLS_AES_256_GCM_SHA384
+    server upstream 127.0.0.1:{upstream}
+"""
+        return Endpoint(port, _listening(_start_haproxy(sup, f"{tag}-{self.name}", config), port))
+
+    def info(self) -> dict[str, str]:
+        """`show info` from its stats socket: SslRate, SslFrontendSessionReuse_pct, …"""
+        with socket.socket(socket.AF_UNIX) as sock:
+            sock.settimeout(2)
+            sock.connect(str(self.stats))
+            sock.sendall(b"show info\n")
+            data = b""
+            while chunk := sock.recv(65536):
+                data += chunk
+        return dict(line.split(": ", 1) for line in data.decode().splitlines() if ": " in line)
+
+
+class FaultlineTLS(Peer):
+    """`faultline proxy --tls-profile valid --tls-host localhost --tls-key K`, started in the
+    work directory whose CA made the haproxy column's certificate."""
+
+    name = "faultline"
+
+    def __init__(self, binary: str, tls: TLSFiles):
+        self.binary = binary
+        self.tls = tls
+
+    def start(self, sup, upstream, tag):
+        port = free_port()
+        argv = [self.binary, "proxy", "--listen", f"127.0.0.1:{port}",
+                "--upstream", f"127.0.0.1:{upstream}", "--tls-profile", "valid",
+                "--tls-host", "localhost", "--tls-key", self.tls.key_type, "--log-level", "warning"]
+        service = sup.start(f"{tag}-{self.name}", argv, cwd=self.tls.workdir)
+        # An RSA leaf is generated at start: give it more than the usual 10 s on a busy machine.
+        wait_listening(service, port, timeout=30)
+        service.port = port
+        return Endpoint(port, service)
 
 
 # --- helpers -----------------------------------------------------------------------------------

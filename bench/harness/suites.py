@@ -33,12 +33,27 @@ class Settings:
     fault_iperf_seconds: int
     fault_iperf_repeats: int
     fault_budget_seconds: int
+    # The TLS section (harness/tls.py).
+    tls_seconds: int  # each wrk and s_time run
+    tls_handshake_clients: int  # s_time processes side by side
+    tls_bulk_mib: int  # bytes each way through one TLS connection
+    tls_repeats: int  # of the rate and bulk rows, round-robin over the peers
+    tls_idle_links: int
+    tls_budget_seconds: int
+    tls_key: str  # the certificate's key type, ec or rsa (BENCH_TLS_KEY)
 
     @classmethod
     def from_env(cls) -> "Settings":
+        key = os.environ.get("BENCH_TLS_KEY", "ec")
+        if key not in ("ec", "rsa"):
+            raise SystemExit(f"BENCH_TLS_KEY={key}: expected ec or rsa")
         if os.environ.get("BENCH_QUICK") == "1":
-            return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 120, 2, 1, 90)
-        return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400, 3, 3, 150)
+            return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 120, 2, 1, 90,
+                       tls_seconds=2, tls_handshake_clients=4, tls_bulk_mib=256, tls_repeats=1,
+                       tls_idle_links=2_000, tls_budget_seconds=90, tls_key=key)
+        return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400, 3, 3, 150,
+                   tls_seconds=3, tls_handshake_clients=4, tls_bulk_mib=1024, tls_repeats=3,
+                   tls_idle_links=2_000, tls_budget_seconds=300, tls_key=key)
 
 
 @dataclass(frozen=True)
