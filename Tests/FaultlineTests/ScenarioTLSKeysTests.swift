@@ -41,7 +41,8 @@ final class ScenarioTLSKeysTests: XCTestCase {
         let folder = NSTemporaryDirectory() + "faultline-tls-keys-\(getpid())-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder + "/scenario/certs", withIntermediateDirectories: true)
         addTeardownBlock { try? FileManager.default.removeItem(atPath: folder) }
-        let pem = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
+        // A real certificate: check reads the file as OpenSSL will.
+        let pem = try CertificateAuthority.openOrCreate(directory: folder + "/ca-cache").rootPEM
         try pem.write(toFile: folder + "/scenario/ca.pem", atomically: true, encoding: .utf8)
         try pem.write(toFile: folder + "/scenario/certs/ca.pem", atomically: true, encoding: .utf8)
         try "not a certificate\n".write(toFile: folder + "/scenario/key.txt", atomically: true, encoding: .utf8)

@@ -99,7 +99,8 @@ final class ProxyTLSFlagTests: IntegrationCase {
     /// A run's proxies get the scenario's `tls:` and `upstream_tls:` in their options.
     func testARunSessionGivesEachProxyItsTLS() throws {
         let folder = try temporaryFolder()
-        try "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n".write(toFile: "\(folder)/ca.pem", atomically: true, encoding: .utf8)
+        try CertificateAuthority.openOrCreate(directory: "\(folder)/ca-cache").rootPEM
+            .write(toFile: "\(folder)/ca.pem", atomically: true, encoding: .utf8)
         try """
             proxies:
               secure:

@@ -114,7 +114,9 @@ public final class Proxy {
         if reaper == nil { reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() } }
         try bind(requestedListen)
         let address = listener?.address.description ?? requestedListen.description
-        log.info("listening on \(address)\(serverTLS.map { " (\($0.description))" } ?? ""), forwarding to \(upstream)\(upstreamTLSContext.map { " (\($0.description))" } ?? "")")
+        log.info("listening on \(address), forwarding to \(upstream)")
+        if let serverTLS { log.info("toward clients: \(serverTLS.description)") }
+        if let upstreamTLSContext { log.info("toward the upstream: \(upstreamTLSContext.description)") }
         bus.emit(.listening(address: address), proxy: name)
         if let down = faults.first(where: { $0.kind.closesListener($0) }) {
             suspendListening()

@@ -34,9 +34,21 @@ extension ScenarioBuilder {
             return nil
         }
         let (parameters, positions) = readParameters(kind, check)
+        if kind.name == ClientRejectsCertificate.info.name { checkHandshakesExist(proxy: proxy, check) }
         guard reader.issues.count == issuesBefore, let scope, proxyField == nil || proxy != nil else { return nil }
         let spec = ExpectationSpec(kind: kind.name, proxy: proxy, scope: scope, parameters: parameters)
         return ScenarioExpectation(spec: spec, position: reader.position(node), parameterPositions: positions)
+    }
+
+    /// `client_rejects_certificate` judges TLS handshakes: its proxy (or, without `proxy:`,
+    /// some proxy) must terminate TLS, or the run could only end in an error verdict.
+    private func checkHandshakesExist(proxy: String?, _ check: NodeReader.Entry) {
+        let why = "\(check.key) judges the TLS handshakes of clients"
+        if let proxy, !tlsProxies.contains(proxy) {
+            reader.report(check.keyNode, "\(why), and proxy '\(proxy)' has no tls: (add tls: { profile: …, host: … } to it)")
+        } else if proxy == nil && tlsProxies.isEmpty {
+            reader.report(check.keyNode, "\(why), and no proxy has tls: (add tls: { profile: …, host: … } to one)")
+        }
     }
 
     /// Reports unknown keys, naming a parameter written beside its check instead of under it;

@@ -1,3 +1,4 @@
+import COpenSSL
 import Foundation
 import Glibc
 
@@ -140,6 +141,13 @@ public enum TLSText {
         let markers = ["-----BEGIN CERTIFICATE-----", "-----BEGIN TRUSTED CERTIFICATE-----"].map { Data($0.utf8) }
         guard markers.contains(where: { data.range(of: $0) != nil }) else {
             throw Refusal(message: "\(path) holds no PEM certificate (a line -----BEGIN CERTIFICATE-----)")
+        }
+        // Read it as the proxy will, so that a damaged certificate stops `check`, not the run.
+        guard let store = X509_STORE_new() else { return }
+        defer { X509_STORE_free(store) }
+        guard X509_STORE_load_file(store, path) == 1 else {
+            let reasons = OpenSSLErrors.drain()
+            throw Refusal(message: "\(path) holds a certificate OpenSSL cannot read (\(reasons.isEmpty ? "no reason given" : reasons.joined(separator: "; ")))")
         }
     }
 

@@ -97,6 +97,9 @@ public struct ExpectationKindInfo: Sendable {
                 problems.append("\(name): '\(parameter.name)' must be a number ≥ 0, not \(value)")
             } else if case .number(let number) = value, parameter.type == .count, number != number.rounded() {
                 problems.append("\(name): '\(parameter.name)' must be a whole number, not \(value)")
+            } else if case .flag(false) = value, parameter.name == scalarParameter {
+                // A check that is only a flag (`backoff: true`) means nothing when false.
+                problems.append("\(name): false is not an expectation; write true or remove it")
             } else if let problem = parameter.rangeProblem(value) {
                 problems.append("\(name): \(problem)")
             }
