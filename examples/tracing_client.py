@@ -29,7 +29,7 @@ def export(args, context, batch):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--host", default="localhost", help="the collector's name (checked against its certificate)")
     parser.add_argument("--port", type=int, default=14318)
     parser.add_argument("--ca", required=True, help="trust bundle: the ca.pem written by faultline certs")

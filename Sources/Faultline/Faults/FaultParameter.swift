@@ -84,7 +84,10 @@ public struct FaultParameter: Sendable {
             case .probability:
                 return .probability(try NumberText.probability(text, expected: "a number from 0 to 1"))
             case .choice(let words):
-                guard words.contains(text) else { throw invalid(text, "one of \(words.joined(separator: ", "))") }
+                guard words.contains(text) else {
+                    let close = Suggestion.closest(to: text, in: words).map { " (did you mean '\($0)'?)" } ?? ""
+                    throw invalid(text, "one of \(words.joined(separator: ", "))\(close)")
+                }
                 return .word(text)
             case .text:
                 guard !text.isEmpty else { throw invalid(text, "a non-empty text") }

@@ -11,7 +11,7 @@ extension Proxy {
         }
         if fault.kind.name.hasPrefix("tls.") {
             guard options.tls != nil else {
-                throw FaultSpecError(text: fault.kind.name, reason: "acts on TLS handshakes: proxy \(name) needs tls: (--tls-profile for faultline proxy)")
+                throw FaultSpecError(text: fault.kind.name, reason: "acts on TLS handshakes, and proxy '\(name)' does not terminate TLS (give it tls: in a scenario, --tls-profile on faultline proxy)")
             }
             if let profile = CertificateProfile(rawValue: fault.word("profile")) { try serverTLS?.prepare(profile) }
         }
