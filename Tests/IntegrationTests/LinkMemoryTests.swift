@@ -48,7 +48,7 @@ final class LinkMemoryTests: IntegrationCase {
         // A client that does not wait is thousands of links ahead of the proxy, so many are
         // open at once: warm up with as many, so that peak is in the baseline too.
         for _ in 0..<(awaitReply ? Self.warmup : Self.links) { try link() }
-        let idleDescriptors = try settledDescriptors(of: proxy.process)
+        let idleDescriptors = try proxy.process.settledDescriptors()
         let before = try XCTUnwrap(proxy.process.residentKB)
         let started = monotonicSeconds()
         for _ in 0..<Self.links { try link() }
@@ -71,17 +71,5 @@ final class LinkMemoryTests: IntegrationCase {
                               "\(label): RSS grew \(after - before) KB (\(before) → \(after)) over \(Self.links) links")
         }
         XCTAssertTrue(proxy.process.isRunning, "\(label): the proxy died:\n\(proxy.process.stderrText)")
-    }
-
-    /// The proxy's descriptor count once the warm-up's links have closed.
-    private func settledDescriptors(of process: ChildProcess) throws -> Int {
-        var last = -1
-        _ = waitUntil(timeout: 5) {
-            let now = process.openDescriptors ?? -1
-            defer { last = now }
-            usleep(100_000)
-            return now == last
-        }
-        return try XCTUnwrap(process.openDescriptors)
     }
 }

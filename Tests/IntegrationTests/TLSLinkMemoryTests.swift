@@ -45,7 +45,7 @@ final class TLSLinkMemoryTests: TLSIntegrationCase {
 
     /// TLS on both legs (redis-server on a TLS port upstream): PING, PONG, close.
     func testBothLegsTLSLinksReleaseTheirMemory() throws {
-        let redis = try startRedisTLS()
+        let redis = try workspace.startTLSRedis(maxClients: 10000)
         let proxy = try workspace.startProxy(upstream: "127.0.0.1:\(redis.port)", [
             "--tls-profile", "valid", "--upstream-tls", "--upstream-ca", redis.ca, "--upstream-sni", "localhost",
         ])
@@ -62,7 +62,7 @@ final class TLSLinkMemoryTests: TLSIntegrationCase {
     /// certificate (`tls.profile`) and refusing it: once all links closed, no link-made object
     /// (link, pipe, TLS session, handshake, timer) is alive.
     func testInProcessLiveObjectsReturnToBaseline() throws {
-        let redis = try startRedisTLS()
+        let redis = try workspace.startTLSRedis(maxClients: 10000)
         var options = ProxyOptions()
         options.tls = ServerTLS(profile: .valid)
         options.upstreamTLS = UpstreamTLS(caFile: redis.ca, sni: "localhost")
@@ -130,33 +130,11 @@ final class TLSLinkMemoryTests: TLSIntegrationCase {
 
     // MARK: -
 
-    /// redis-server serving TLS only, with a `faultline certs` bundle for localhost and
-    /// 127.0.0.1; its port and the root its certificate chains to.
-    private func startRedisTLS() throws -> (port: UInt16, ca: String) {
-        let server = try TLSTools.require("redis-server", package: "redis-server")
-        let bundle = try workspace.certs(profile: "valid", hosts: ["localhost", "127.0.0.1"], out: "redis-certs")
-        let port = try Sock.freePort()
-        let process = try ChildProcess.spawn(server, [
-            "--port", "0", "--tls-port", "\(port)", "--bind", "127.0.0.1", "--dir", workspace.directory,
-            "--tls-cert-file", bundle.cert, "--tls-key-file", bundle.key, "--tls-ca-cert-file", bundle.ca,
-            "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--daemonize", "no", "--maxclients", "10000",
-        ])
-        let context = try TLSContext.client(caFile: bundle.ca)
-        let ready = waitUntil(timeout: 10) {
-            guard let stream = try? TLSStream.connect(port: port, context: context, timeout: 1) else { return false }
-            defer { stream.close() }
-            return (try? stream.write(Array("PING\r\n".utf8))) != nil
-                && (try? stream.readExactly(7, timeout: 1)) == Array("+PONG\r\n".utf8)
-        }
-        guard ready else { throw RedisStartFailure(port: port, output: process.stdoutText + process.stderrText) }
-        return (port, bundle.ca)
-    }
-
     /// `warmup` links, then RSS, then `links` more, then RSS again once the proxy's
     /// descriptors are back to idle; RSS may grow by less than `allowedKBPerLink` per link.
     private func churn(_ proxy: ProxyProcess, label: String, warmup: Int, links: Int, _ link: () throws -> Void) throws {
         for _ in 0..<warmup { try link() }
-        let idleDescriptors = try settledDescriptors(of: proxy.process)
+        let idleDescriptors = try proxy.process.settledDescriptors()
         let before = try XCTUnwrap(proxy.process.residentKB)
         let started = monotonicSeconds()
         for _ in 0..<links { try link() }
@@ -174,17 +152,5 @@ final class TLSLinkMemoryTests: TLSIntegrationCase {
             XCTAssertLessThan(perLink, Self.allowedKBPerLink, "\(label): RSS grew \(after - before) KB (\(before) → \(after)) over \(links) links")
         }
         XCTAssertTrue(proxy.process.isRunning, "\(label): the proxy died:\n\(proxy.process.stderrText)")
-    }
-
-    /// The proxy's descriptor count once the warm-up's links have closed.
-    private func settledDescriptors(of process: ChildProcess) throws -> Int {
-        var last = -1
-        _ = waitUntil(timeout: 5) {
-            let now = process.openDescriptors ?? -1
-            defer { last = now }
-            usleep(100_000)
-            return now == last
-        }
-        return try XCTUnwrap(process.openDescriptors)
     }
 }

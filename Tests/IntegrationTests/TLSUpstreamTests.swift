@@ -6,37 +6,6 @@ import XCTest
 /// certificate from `faultline certs`), alone and with TLS toward the client as well; and
 /// every way the upstream's certificate can fail faultline's own verification.
 final class TLSUpstreamTests: TLSIntegrationCase {
-    /// A redis-server serving TLS only, and the bundle its certificate came from.
-    private struct RedisTLS {
-        let port: UInt16
-        let bundle: CertificateBundleFiles
-        var address: String { "127.0.0.1:\(port)" }
-    }
-
-    /// redis-server on a TLS port only, presenting `faultline certs --profile valid --host
-    /// localhost --host 127.0.0.1`; ready once it answers PING over TLS.
-    private func startRedisTLS() throws -> RedisTLS {
-        let server = try TLSTools.require("redis-server", package: "redis-server")
-        _ = try TLSTools.require("redis-cli", package: "redis-tools")
-        let bundle = try workspace.certs(profile: "valid", hosts: ["localhost", "127.0.0.1"], out: "redis-certs")
-        XCTAssertTrue(bundle.stdout.contains("wrote \(bundle.directory)/ca.pem: the root to trust"), bundle.stdout)
-        let port = try Sock.freePort()
-        let process = try ChildProcess.spawn(server, [
-            "--port", "0", "--tls-port", "\(port)", "--bind", "127.0.0.1", "--dir", workspace.directory,
-            "--tls-cert-file", bundle.cert, "--tls-key-file", bundle.key, "--tls-ca-cert-file", bundle.ca,
-            "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--daemonize", "no",
-        ])
-        let context = try TLSContext.client(caFile: bundle.ca)
-        let ready = waitUntil(timeout: 10) {
-            guard let stream = try? TLSStream.connect(port: port, context: context, timeout: 1) else { return false }
-            defer { stream.close() }
-            return (try? stream.write(Array("PING\r\n".utf8))) != nil
-                && (try? stream.readExactly(7, timeout: 1)) == Array("+PONG\r\n".utf8)
-        }
-        guard ready else { throw RedisStartFailure(port: port, output: process.stdoutText + process.stderrText) }
-        return RedisTLS(port: port, bundle: bundle)
-    }
-
     /// redis-cli ARGS: through the proxy on `port` with TLS toward it when `tls`.
     private func redisCLI(port: UInt16, tls: Bool, _ arguments: [String]) throws -> (ended: Termination?, stdout: String, stderr: String) {
         let cli = try TLSTools.require("redis-cli", package: "redis-tools")
@@ -45,7 +14,7 @@ final class TLSUpstreamTests: TLSIntegrationCase {
     }
 
     /// redis-cli straight to the server, bypassing faultline: what really arrived.
-    private func direct(_ redis: RedisTLS, _ arguments: [String]) throws -> String {
+    private func direct(_ redis: TLSRedis, _ arguments: [String]) throws -> String {
         let cli = try TLSTools.require("redis-cli", package: "redis-tools")
         let result = try run(cli, ["--tls", "--cacert", redis.bundle.ca, "--sni", "localhost", "-h", "127.0.0.1",
                                    "-p", "\(redis.port)"] + arguments, timeout: 15)
@@ -54,13 +23,13 @@ final class TLSUpstreamTests: TLSIntegrationCase {
     }
 
     /// TLS toward the client (profile valid) and toward redis (verified against its bundle).
-    private func bothLegs(_ redis: RedisTLS) throws -> ProxyProcess {
+    private func bothLegs(_ redis: TLSRedis) throws -> ProxyProcess {
         try workspace.startProxy(upstream: redis.address, ["--tls-profile", "valid", "--upstream-tls", "--upstream-ca", redis.bundle.ca,
                                                            "--upstream-sni", "localhost", "--log-level", "debug"])
     }
 
     func testRedisCliSetAndGetWithTLSOnBothLegs() throws {
-        let redis = try startRedisTLS()
+        let redis = try workspace.startTLSRedis()
         let proxy = try bothLegs(redis)
         let key = "faultline:tls:\(getpid())"
         let value = UUID().uuidString
@@ -81,7 +50,7 @@ final class TLSUpstreamTests: TLSIntegrationCase {
     /// INCRs reached the server (a lost or doubled command changes the count).
     func testRedisBenchmarkWithTLSOnBothLegs() throws {
         let benchmark = try TLSTools.require("redis-benchmark", package: "redis-tools")
-        let redis = try startRedisTLS()
+        let redis = try workspace.startTLSRedis()
         let proxy = try bothLegs(redis)
         let started = monotonicSeconds()
         let result = try run(benchmark, ["--tls", "--cacert", workspace.root, "--sni", "localhost", "-h", "127.0.0.1",
@@ -100,7 +69,7 @@ final class TLSUpstreamTests: TLSIntegrationCase {
     /// The upstream's certificate is for localhost and 127.0.0.1, not the name sent: the
     /// proxy logs the mismatch and closes the client, whose handshake had completed.
     func testWrongUpstreamNameIsLoggedAndTheClientClosed() throws {
-        let redis = try startRedisTLS()
+        let redis = try workspace.startTLSRedis()
         let proxy = try workspace.startProxy(upstream: redis.address, ["--tls-profile", "valid", "--upstream-tls", "--upstream-ca",
                                                                       redis.bundle.ca, "--upstream-sni", "cache.example.test"])
         let python = try pythonConnection(port: proxy.port, ["--cafile", workspace.root, "--send", "PING\r\n"])
@@ -120,7 +89,7 @@ final class TLSUpstreamTests: TLSIntegrationCase {
     /// Without --upstream-ca the system's roots are used, and faultline's CA is not one of
     /// them: the chain (leaf + intermediate) has no known issuer.
     func testWithoutUpstreamCAVerificationFails() throws {
-        let redis = try startRedisTLS()
+        let redis = try workspace.startTLSRedis()
         let proxy = try workspace.startProxy(upstream: redis.address, ["--upstream-tls", "--upstream-sni", "localhost"])
         let cli = try redisCLI(port: proxy.port, tls: false, ["ping"])
         XCTAssertNotEqual(cli.ended, .exited(0), "redis-cli: \(cli.stdout)")
@@ -133,7 +102,7 @@ final class TLSUpstreamTests: TLSIntegrationCase {
     /// --upstream-insecure and --upstream-no-verify both accept an unverifiable upstream (no
     /// CA, a wrong name) and carry the traffic.
     func testInsecureAndNoVerifyAcceptTheUpstream() throws {
-        let redis = try startRedisTLS()
+        let redis = try workspace.startTLSRedis()
         for flag in ["--upstream-insecure", "--upstream-no-verify"] {
             let proxy = try workspace.startProxy(upstream: redis.address, ["--tls-profile", "valid", "--upstream-tls", flag,
                                                                           "--upstream-sni", "cache.example.test"])
@@ -148,7 +117,7 @@ final class TLSUpstreamTests: TLSIntegrationCase {
     /// A plain client, TLS only toward the upstream; without --upstream-sni the upstream's
     /// address is what its certificate must name (this one names 127.0.0.1 too).
     func testPlainClientToTLSUpstream() throws {
-        let redis = try startRedisTLS()
+        let redis = try workspace.startTLSRedis()
         let proxy = try workspace.startProxy(upstream: redis.address, ["--upstream-tls", "--upstream-ca", redis.bundle.ca])
         let key = "faultline:tls-plain:\(getpid())"
         let set = try redisCLI(port: proxy.port, tls: false, ["set", key, "plain-to-tls"])

@@ -132,6 +132,18 @@ final class ChildProcess: @unchecked Sendable {
     var openDescriptors: Int? {
         (try? FileManager.default.contentsOfDirectory(atPath: "/proc/\(pid)/fd"))?.count
     }
+
+    /// The descriptor count once it stopped changing (closed links' sockets are gone), within 5 s.
+    func settledDescriptors() throws -> Int {
+        var last = -1
+        _ = waitUntil(timeout: 5) {
+            let now = openDescriptors ?? -1
+            defer { last = now }
+            usleep(100_000)
+            return now == last
+        }
+        return try XCTUnwrap(openDescriptors)
+    }
 }
 
 /// Every child a test started, so tearDown can stop leftovers by PID (never by name).

@@ -105,6 +105,41 @@ final class TLSWorkspace: @unchecked Sendable {
     }
 }
 
+/// A redis-server serving TLS only, with its `faultline certs` bundle.
+struct TLSRedis {
+    let port: UInt16
+    let bundle: CertificateBundleFiles
+    var address: String { "127.0.0.1:\(port)" }
+    /// The root its certificate chains to.
+    var ca: String { bundle.ca }
+}
+
+extension TLSWorkspace {
+    /// redis-server on a TLS port only, presenting `faultline certs --profile valid --host
+    /// localhost --host 127.0.0.1` made in this workspace; ready once it answers PING over TLS.
+    func startTLSRedis(maxClients: Int? = nil) throws -> TLSRedis {
+        let server = try TLSTools.require("redis-server", package: "redis-server")
+        _ = try TLSTools.require("redis-cli", package: "redis-tools")
+        let bundle = try certs(profile: "valid", hosts: ["localhost", "127.0.0.1"], out: "redis-certs")
+        XCTAssertTrue(bundle.stdout.contains("wrote \(bundle.directory)/ca.pem: the root to trust"), bundle.stdout)
+        let port = try Sock.freePort()
+        let process = try ChildProcess.spawn(server, [
+            "--port", "0", "--tls-port", "\(port)", "--bind", "127.0.0.1", "--dir", directory,
+            "--tls-cert-file", bundle.cert, "--tls-key-file", bundle.key, "--tls-ca-cert-file", bundle.ca,
+            "--tls-auth-clients", "no", "--save", "", "--appendonly", "no", "--daemonize", "no",
+        ] + (maxClients.map { ["--maxclients", "\($0)"] } ?? []))
+        let context = try TLSContext.client(caFile: bundle.ca)
+        let ready = waitUntil(timeout: 10) {
+            guard let stream = try? TLSStream.connect(port: port, context: context, timeout: 1) else { return false }
+            defer { stream.close() }
+            return (try? stream.write(Array("PING\r\n".utf8))) != nil
+                && (try? stream.readExactly(7, timeout: 1)) == Array("+PONG\r\n".utf8)
+        }
+        guard ready else { throw RedisStartFailure(port: port, output: process.stdoutText + process.stderrText) }
+        return TLSRedis(port: port, bundle: bundle)
+    }
+}
+
 /// What `faultline certs` wrote.
 struct CertificateBundleFiles {
     let directory: String
