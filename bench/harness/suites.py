@@ -4,7 +4,7 @@ A suite is one or more metrics that share an upstream. Each trial starts a fresh
 a fresh proxy, measures, and stops both, so a crash or a leak in one trial cannot bleed into
 the next, and peers run strictly one after another (the machine has few cores). Repeats go
 round-robin over the peers, so a burst of background load hits every peer a little rather
-than one peer's every run.
+than one peer's every run, and each repeat starts one peer later, so no peer always runs last.
 """
 import os
 import statistics
@@ -175,10 +175,13 @@ class Runner:
             for metric in suite.metrics:
                 self.metrics.append(metric)
                 self.results[metric.key] = {peer.name: Cell() for peer in self.peers}
+            peers = [peer for peer in suite.peers or self.peers
+                     if not (suite.needs_proxy and isinstance(peer, Direct))]
             for repeat in range(1, suite.repeats + 1):
-                for peer in suite.peers or self.peers:
-                    if suite.needs_proxy and isinstance(peer, Direct):
-                        continue
+                # Each repeat starts one peer later, so that none always runs first or last
+                # (after the others' TIME_WAIT sockets, or right after a quiet pause).
+                shift = (repeat - 1) % len(peers)
+                for peer in peers[shift:] + peers[:shift]:
                     self._trial(suite, peer, f"{suite.name}{repeat}")
         self.others_percent = load.others_percent()
 
