@@ -7,6 +7,8 @@
 
 /// SSL_MODE_ENABLE_PARTIAL_WRITE | ACCEPT_MOVING_WRITE_BUFFER | RELEASE_BUFFERS on `ctx`.
 long fl_ssl_ctx_set_stream_mode(SSL_CTX *ctx);
+/// SSL_CTX_set_read_ahead(ctx, 1): one read(2) takes all the records the socket holds.
+long fl_ssl_ctx_set_read_ahead(SSL_CTX *ctx);
 /// SSL_OP_IGNORE_UNEXPECTED_EOF | NO_RENEGOTIATION | NO_COMPRESSION on `ctx`.
 uint64_t fl_ssl_ctx_set_stream_options(SSL_CTX *ctx);
 /// SSL_CTX_set_min_proto_version.

@@ -27,9 +27,12 @@ enum BufferIO {
     }
 
     /// Decrypts up to `size` bytes into space reserved at the end of `buffer`, record after
-    /// record; same results as `readv`. Bytes read come back first: an end or error met after
-    /// them is met again on the next call (the session repeats it), which the re-armed read
-    /// makes happen at once, as it does for plaintext OpenSSL still holds.
+    /// record, while OpenSSL holds bytes read ahead; same results as `readv`. Once what it
+    /// holds is used up it stops rather than ask the socket again: that read would mostly
+    /// find nothing (EAGAIN, a syscall per request), and readiness says when there is more.
+    /// Bytes read come back first: an end or error met after them is met again on the next
+    /// call (the session repeats it), which the re-armed read makes happen at once, as it does
+    /// for plaintext OpenSSL still holds.
     static func decrypt(_ session: TLSSession, into buffer: OpaquePointer, atMost size: Int) -> Int {
         var space = iovec()
         guard evbuffer_reserve_space(buffer, size, &space, 1) == 1, let base = space.iov_base else { return -Int(ENOMEM) }
@@ -39,6 +42,7 @@ enum BufferIO {
             last = session.read(base + filled, space.iov_len - filled)
             guard last > 0 else { break }
             filled += last
+            guard session.readsWithoutReadiness else { break }
         }
         space.iov_len = filled
         evbuffer_commit_space(buffer, &space, filled > 0 ? 1 : 0)

@@ -57,6 +57,7 @@ final class ServerTLSContexts {
 
     private func configure(_ context: OpaquePointer, _ profile: CertificateProfile, _ operation: String) throws {
         fl_ssl_ctx_set_stream_mode(context)
+        fl_ssl_ctx_set_read_ahead(context)
         fl_ssl_ctx_set_stream_options(context)
         // A server with a SHA-1 or RSA-1024 certificate runs at a security level that loads
         // it; OpenSSL's default (2) would refuse to, and the client would never see the defect.

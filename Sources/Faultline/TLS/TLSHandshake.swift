@@ -41,7 +41,9 @@ final class TLSHandshake {
         self.fd = fd
         live = LiveToken(.handshake, on: link.loop)
         let me = Unmanaged.passUnretained(self).toOpaque()
-        readEvent = event_new(link.loop.base, fd, Int16(EV_READ), handshakeReady, me)
+        // Persistent: a handshake waits for reads again and again, and re-adding an event that
+        // is still added costs no epoll_ctl (a one-shot one would cost two per step).
+        readEvent = event_new(link.loop.base, fd, Int16(EV_READ | EV_PERSIST), handshakeReady, me)
         writeEvent = event_new(link.loop.base, fd, Int16(EV_WRITE), handshakeReady, me)
     }
 
@@ -53,6 +55,7 @@ final class TLSHandshake {
 
     /// Holds the handshake for `delay`, then goes on; ends it early if the peer leaves.
     func hold(for delay: Duration) {
+        event_del(readEvent)  // nothing may step the handshake on before the hold ends
         holdTimer = Timer(loop: link.loop) { [unowned self] in
             if let leaveWatch { event_del(leaveWatch) }
             step()

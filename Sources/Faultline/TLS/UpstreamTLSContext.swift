@@ -19,6 +19,7 @@ final class UpstreamTLSContext {
         self.settings = settings
         upstreamIP = upstream.host
         fl_ssl_ctx_set_stream_mode(context)
+        fl_ssl_ctx_set_read_ahead(context)
         fl_ssl_ctx_set_stream_options(context)
         if settings.insecure {
             SSL_CTX_set_security_level(context, 0)
