@@ -53,6 +53,9 @@ public enum TLSText {
         if text.hasPrefix("["), text.hasSuffix("]"), isIPv6(String(text.dropFirst().dropLast())) {
             throw Refusal(message: "'\(text)' is not a host name: write the IPv6 address without brackets (\(text.dropFirst().dropLast()))")
         }
+        if let percent = text.firstIndex(of: "%"), isIPv6(String(text[..<percent])) {
+            throw Refusal(message: "'\(text)' is not a host name: a certificate holds no zone index (\(text[percent...])); write \(text[..<percent])")
+        }
         if text.contains(":") {
             let name = text.hasPrefix("[") ? String(text.dropFirst().prefix { $0 != "]" }) : String(text.prefix { $0 != ":" })
             throw Refusal(message: "'\(text)' is not a host name: leave the port out (\(name))")
