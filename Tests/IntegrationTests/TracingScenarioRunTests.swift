@@ -15,11 +15,7 @@ final class TracingScenarioRunTests: ScenarioRunCase {
         let python = try python()
         let collectorPort = try Sock.freePort()
         let collector = try ChildProcess.spawn(python, ["\(Self.packageRoot)/examples/tracing_collector.py", "--port", "\(collectorPort)"])
-        XCTAssertTrue(waitUntil(timeout: 10) {
-            guard let fd = try? Sock.connect(port: collectorPort, timeout: 1) else { return false }
-            Sock.close(fd)
-            return true
-        }, collector.stderrText)
+        XCTAssertTrue(accepts(collectorPort), collector.stderrText)
         let bundle = try workspace.certs(profile: "valid", hosts: ["localhost"], out: "certs")
 
         let text = try String(contentsOfFile: "\(Self.packageRoot)/scenarios/tracing-ca-chain.yaml", encoding: .utf8)
@@ -58,5 +54,56 @@ final class TracingScenarioRunTests: ScenarioRunCase {
         XCTAssertFalse(insecure.stdout.contains("export failed"), insecure.transcript)
         collector.stop(grace: 1)
         workspace.remove()
+    }
+
+    /// The issue's other insecure client: `curl -k` completes every handshake under an expired
+    /// certificate and sends its request, so the run fails naming it; `curl --cacert` aborts
+    /// (alert certificate_expired) and the same scenario passes.
+    func testCurlWithKFailsAndCurlVerifyingPasses() throws {
+        let workspace = try TLSWorkspace()
+        let curl = try TLSTools.require("curl", package: "curl")
+        let upstreamPort = try Sock.freePort()
+        let upstream = try ChildProcess.spawn(try python(), ["-m", "http.server", "--bind", "127.0.0.1", "\(upstreamPort)"])
+        XCTAssertTrue(accepts(upstreamPort), upstream.stderrText)
+        let label = "client_rejects_certificate: true (proxy: api)"
+        var runs: [String: ScenarioRun] = [:]
+        for style in ["-k", "--cacert"] {
+            let port = try Sock.freePort()
+            let scenario = try writeScenario("curl\(style)", """
+                name: curl-expired
+                proxies:
+                  api:
+                    listen: 127.0.0.1:\(port)
+                    upstream: 127.0.0.1:\(upstreamPort)
+                    tls: { profile: expired, host: localhost }
+                timeline:
+                  - phase: expired
+                    for: 1s
+                expect:
+                  - proxy: api
+                    client_rejects_certificate: true
+                """)
+            let trust = style == "-k" ? ["-k"] : ["--cacert", workspace.root]
+            let request = [curl, "-s", "-o", "/dev/null"] + trust + ["https://localhost:\(port)/"]
+            runs[style] = try run(scenario, command: ["/bin/sh", "-c", #""$@"; "$@"; exit 0"#, "sh"] + request,
+                                  in: workspace.directory, timeout: 30)
+        }
+        let insecure = try XCTUnwrap(runs["-k"])
+        XCTAssertEqual(insecure.termination, .exited(1), insecure.transcript)
+        assertVerdict(insecure, "FAIL", label, figure: #"client_rejects_certificate: connection 1 on api completed the handshake under expired at \S+ and sent data: the client does not verify certificates \(2 of 2 connections\)"#)
+        let verifying = try XCTUnwrap(runs["--cacert"])
+        XCTAssertEqual(verifying.termination, .exited(0), verifying.transcript)
+        assertVerdict(verifying, "PASS", label, figure: #"client_rejects_certificate: 2 handshakes under expired, 2 aborted by the client \(alert certificate_expired ×2\)"#)
+        upstream.stop(grace: 1)
+        workspace.remove()
+    }
+
+    /// Whether something accepts connections on `port` within 10 s.
+    private func accepts(_ port: UInt16) -> Bool {
+        waitUntil(timeout: 10) {
+            guard let fd = try? Sock.connect(port: port, timeout: 1) else { return false }
+            Sock.close(fd)
+            return true
+        }
     }
 }
