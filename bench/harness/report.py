@@ -41,7 +41,7 @@ def _table(runner: Runner) -> list[str]:
     rows = [["metric", *peers]]
     for metric in runner.metrics:
         cells = runner.results[metric.key]
-        rows.append([metric.label, *(_cell(metric, cells, peer, footnotes) for peer in peers)])
+        rows.append([metric.label, *(cell_text(metric, cells, peer, footnotes) for peer in peers)])
     return grid(rows) + footnote_lines(footnotes)
 
 
@@ -62,7 +62,10 @@ def footnote_lines(footnotes: dict[str, int]) -> list[str]:
     return [f"  [{n}] {text}" for text, n in footnotes.items()]
 
 
-def _cell(metric: Metric, cells: dict[str, Cell], peer: str, footnotes: dict[str, int]) -> str:
+def cell_text(metric: Metric, cells: dict[str, Cell], peer: str, footnotes: dict[str, int],
+              references: tuple[tuple[str, str], ...] = ((DIRECT, "d"), (HAPROXY, "h"))) -> str:
+    """The figure, a footnote when repeats failed, and its ratio to each present reference
+    column (`name`, `tag`), e.g. `20.37 (0.61×d, 1.92×h)`; `direct` gets no ratios."""
     cell = cells[peer]
     if cell.value is None:
         if not cell.errors:
@@ -74,7 +77,7 @@ def _cell(metric: Metric, cells: dict[str, Cell], peer: str, footnotes: dict[str
         text += f" [{footnote(footnotes, f'{peer}: {len(cell.errors)} of {runs} runs failed: {cell.errors[0]}')}]"
     if peer == DIRECT:  # the reference itself: its ratios say nothing about a proxy
         return text
-    ratios = [f"{r:.2f}×{tag}" for ref, tag in ((DIRECT, "d"), (HAPROXY, "h"))
+    ratios = [f"{r:.2f}×{tag}" for ref, tag in references
               if ref != peer and (r := _ratio(cells, peer, ref)) is not None]
     return f"{text} ({', '.join(ratios)})" if ratios else text
 

@@ -26,10 +26,10 @@ from .measures import (full_handshakes, idle_link_kb, tls_bulk_gbps, tls_link_op
                        tls_warmup, wrk_rate)
 from .procfs import cpu_seconds
 from .procs import BenchError, Supervisor
-from .report import footnote, footnote_lines, grid, section_json
+from .report import cell_text, footnote_lines, grid, section_json
 from .servers import (DirectTLS, FaultlineTLS, HAProxyTLS, Peer, TLSFiles, haproxy_maxconn,
                       make_tls_files)
-from .suites import Cell, Metric, Runner, Settings, Suite, Trial
+from .suites import Metric, Runner, Settings, Suite, Trial
 
 DIRECT, HAPROXY, HAPROXY_1T, FAULTLINE = "direct", "haproxy", "haproxy-1t", "faultline"
 REFERENCES = ((HAPROXY, "h"), (HAPROXY_1T, "h1"))
@@ -178,7 +178,7 @@ def render_tls(section: TLSSection, runner: Runner) -> str:
     rows = [["TLS (terminated, plain upstream)", *peers]]
     for metric in runner.metrics:
         cells = runner.results[metric.key]
-        rows.append([metric.label, *(_cell(metric, cells, peer, footnotes) for peer in peers)])
+        rows.append([metric.label, *(cell_text(metric, cells, peer, footnotes, REFERENCES) for peer in peers)])
     warning = " -- figures are noisy" if runner.others_percent > 5 else ""
     lines = [f"other processes used {runner.others_percent:.0f}% of the CPU time during this "
              f"section{warning}", *_negotiated(section), *grid(rows), *footnote_lines(footnotes),
@@ -205,24 +205,6 @@ def _negotiated(section: TLSSection) -> list[str]:
     lines.append("negotiated DIFFERS between columns (the figures do not compare like for like):")
     return lines + [f"  {peer}: {'; '.join(text(found) for found in seen)}"
                     for peer, seen in section.negotiated.items()]
-
-
-def _cell(metric: Metric, cells: dict[str, Cell], peer: str, footnotes: dict[str, int]) -> str:
-    cell = cells[peer]
-    if cell.value is None:
-        if not cell.errors:
-            return "n/a"
-        return f"failed [{footnote(footnotes, f'{peer}: {cell.errors[0]}')}]"
-    text = f"{cell.value:.{metric.digits}f}"
-    if cell.errors:
-        runs = len(cell.errors) + len(cell.samples)
-        text += f" [{footnote(footnotes, f'{peer}: {len(cell.errors)} of {runs} runs failed: {cell.errors[0]}')}]"
-    if peer == DIRECT:  # the client's ceiling, not a proxy
-        return text
-    ratios = [f"{value / ref.value:.2f}×{tag}" for name, tag in REFERENCES
-              if name != peer and (ref := cells.get(name)) and ref.value
-              and (value := cell.value) is not None]
-    return f"{text} ({', '.join(ratios)})" if ratios else text
 
 
 def _targets(runner: Runner) -> list[str]:
