@@ -131,7 +131,12 @@ public final class Proxy {
         if let tls = options.tls, serverTLS == nil {
             do {
                 let authority = try CertificateAuthority.openOrCreate(directory: options.certificateAuthority)
-                serverTLS = try ServerTLSContexts(settings: tls, authority: authority)
+                let contexts = try ServerTLSContexts(settings: tls, authority: authority)
+                // Faults added before start (`--fault tls.profile:…`) found no contexts to prepare.
+                for fault in faults {
+                    if let profile = CertificateProfile(rawValue: fault.word("profile")) { try contexts.prepare(profile) }
+                }
+                serverTLS = contexts
             } catch {
                 throw TLSSetupError(leg: .client, reason: "\(error)")
             }

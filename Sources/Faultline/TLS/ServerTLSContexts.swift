@@ -37,11 +37,9 @@ final class ServerTLSContexts {
         contexts[profile] = try makeContext(profile)
     }
 
-    /// `profile`'s context; nil only when it was never prepared and cannot be made now.
-    func context(for profile: CertificateProfile) -> OpaquePointer? {
-        if contexts[profile] == nil { try? prepare(profile) }
-        return contexts[profile]
-    }
+    /// `profile`'s context, made by `prepare` (the proxy prepares every profile a fault can
+    /// switch to before that fault is active); never made here, on a client's time.
+    func context(for profile: CertificateProfile) -> OpaquePointer? { contexts[profile] }
 
     private func makeContext(_ profile: CertificateProfile) throws -> OpaquePointer {
         let operation = "setting up TLS with profile \(profile.rawValue)"
