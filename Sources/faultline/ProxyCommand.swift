@@ -40,7 +40,7 @@ struct ProxyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Address to forward to: host:port or [v6]:port.", valueName: "addr"))
     var upstream: [String] = []
 
-    @Option(parsing: .unconditional, help: "Protocol spoken through the proxy: tcp (redis and http come with their faults).")
+    @Option(parsing: .unconditional, help: "Protocol spoken through the proxy: tcp, or redis (commands framed, redis.* faults); http comes with its faults.")
     var `protocol`: String = "tcp"
 
     @Option(name: .customLong("fault"),
@@ -105,9 +105,10 @@ struct ProxyCommand: ParsableCommand {
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
-        _ = try OptionValues.proxyProtocol(`protocol`)
+        let proxyProtocol = try OptionValues.proxyProtocol(`protocol`)
         let seed = try OptionValues.seed(seed)
         var options = ProxyOptions()
+        options.protocol = proxyProtocol
         options.connectTimeout = try OptionValues.connectTimeout(connectTimeout)
         let faultList: [Fault]
         do { faultList = try faults.map { try Fault(parsing: FaultSpec(parsing: $0)) } } catch { throw InputError("--fault", error) }

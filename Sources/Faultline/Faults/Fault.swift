@@ -72,7 +72,9 @@ public struct Fault: Sendable {
                 values[key] = try declared.parse(text)
             }
         }
-        for parameter in kind.parameters where values[parameter.name] == nil {
+        // Texts and lists without a default are optional; a kind that needs one checks it.
+        for parameter in kind.parameters where values[parameter.name] == nil
+            && !(parameter.defaultValue == nil && (parameter.type == .text || parameter.type == .list)) {
             guard let value = parameter.defaultValue else {
                 throw ParameterError(parameter: parameter.name, message: "is required by \(kind.name)")
             }

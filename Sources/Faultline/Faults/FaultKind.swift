@@ -17,6 +17,9 @@ public struct FaultKind: Sendable {
     public let directional: Bool
     /// Whether the fault must see or hold the bytes (the link then leaves the splice path).
     public let touchesBytes: Bool
+    /// Whether the kind decides per message (a Redis command), not per connection: `first`,
+    /// `every` and `probability` then pick messages, and no link is selected at accept.
+    public let selectsCommands: Bool
     /// The Toxiproxy toxic this kind answers to, when there is one.
     public let toxiproxy: ToxiproxyName?
     /// Checks that need more than one parameter (e.g. cutoff needs `after` or `idle`).
@@ -28,7 +31,7 @@ public struct FaultKind: Sendable {
 
     init(name: String, summary: String, parameters: [FaultParameter], example: String,
          directional: Bool = false, defaultDirection: FaultDirection = .downstream, touchesBytes: Bool = false,
-         toxiproxy: ToxiproxyName? = nil,
+         selectsCommands: Bool = false, toxiproxy: ToxiproxyName? = nil,
          check: @escaping @Sendable (Fault) throws -> Void = { _ in },
          closesListener: @escaping @Sendable (Fault) -> Bool = { _ in false },
          effect: @escaping @Sendable (Fault, Link) -> any LinkEffect) {
@@ -39,6 +42,7 @@ public struct FaultKind: Sendable {
         self.defaultDirection = defaultDirection
         self.directional = directional
         self.touchesBytes = touchesBytes
+        self.selectsCommands = selectsCommands
         self.toxiproxy = toxiproxy
         self.check = check
         self.closesListener = closesListener
@@ -93,4 +97,7 @@ enum ConnectDecision: Equatable {
     case refuse
     /// Drop the client right away: with an RST (`true`) or a FIN.
     case reject(reset: Bool)
+    /// Write these bytes to the client (after its TLS handshake), then close with a FIN, as a
+    /// server that turns connections away does (`redis.max_clients`).
+    case respond(String)
 }

@@ -14,6 +14,9 @@ public enum ParameterType: Sendable, Equatable {
     case choice([String])
     /// Free text.
     case text
+    /// Words: a YAML list (`[GET, SET]`), or one text with the words separated by `|`, `,` or
+    /// spaces (`GET|SET` in `--fault`). Held as one `.word`, the words joined by spaces.
+    case list
 
     /// How durations written as bare numbers are scaled.
     public enum DurationUnit: String, Sendable { case microseconds = "us", milliseconds = "ms" }
@@ -28,7 +31,15 @@ public enum ParameterType: Sendable, Equatable {
         case .probability: "0..1"
         case .choice(let words): words.joined(separator: "|")
         case .text: "text"
+        case .list: "list"
         }
+    }
+}
+
+extension ParameterType {
+    /// The words of a `.list` value's text.
+    static func words(in text: String) -> [String] {
+        text.split { $0 == "|" || $0 == "," || $0 == " " || $0 == "\t" }.map(String.init)
     }
 }
 
@@ -92,6 +103,10 @@ public struct FaultParameter: Sendable {
             case .text:
                 guard !text.isEmpty else { throw invalid(text, "a non-empty text") }
                 return .word(text)
+            case .list:
+                let words = ParameterType.words(in: text)
+                guard !words.isEmpty else { throw invalid(text, "a list of words such as GET|SET") }
+                return .word(words.joined(separator: " "))
             }
         } catch let error as NumberError {
             throw ParameterError(parameter: name, message: error.description)

@@ -6,7 +6,7 @@
 public struct LiveObjects: Equatable, Sendable, CustomStringConvertible {
     /// The kinds of object counted.
     public enum Kind: Int, CaseIterable, Sendable {
-        case link, pipe, effect, stage, timer, tls, handshake
+        case link, pipe, effect, stage, timer, tls, handshake, session
     }
 
     private var counts = [Int](repeating: 0, count: Kind.allCases.count)

@@ -32,6 +32,16 @@ public struct Event: Sendable {
         /// alert the client sent (`unknown_ca`, `bad_certificate`, …) when it sent one; `reason`
         /// says what happened (OpenSSL's reason, `client closed`, `not TLS`, a fault's action).
         case tlsHandshakeFailed(profile: String, reason: String, alert: String?)
+        /// The client sent a request the proxy's protocol parsed (a Redis command). `detail`
+        /// names it, credentials left out (`GET session:42`, `AUTH`, `HELLO 3 AUTH`).
+        case requestStarted(detail: String)
+        /// The oldest unanswered request got its answer, delivered toward the client: `error`
+        /// is the error's code (`NOAUTH`, `LOADING`) when the answer is an error; `byFaultline`
+        /// when a fault answered instead of the upstream; `latency` from the request's arrival.
+        case requestAnswered(error: String?, byFaultline: Bool, latency: Duration)
+        /// Bytes that break the protocol: from the client (it got the server's error and the
+        /// connection closed) or from the upstream (the connection closed).
+        case protocolError(fromClient: Bool, message: String)
         /// The upstream refused, was unreachable or timed out; the client was closed.
         case upstreamFailed(reason: String)
         /// Both sockets closed; `reset` when either side got an RST.

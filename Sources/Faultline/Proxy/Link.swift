@@ -46,6 +46,8 @@ final class Link {
     var handshake: TLSHandshake?
     /// The certificate profile the client meets (its handshake's events name it).
     var profile: CertificateProfile?
+    /// The Redis protocol on this link (`protocol: redis`), from when the pipes start.
+    private(set) var session: RedisSession?
     private let live: LiveToken
 
     init(id: UInt64, client: Int32, proxy: Proxy) {
@@ -80,6 +82,9 @@ final class Link {
     func proceedToUpstream() {
         guard !closed else { return }
         let decisions = effects.map { (fault: $0.key, decision: $0.value.beforeConnect()) }
+        for case (let fault, .respond(let answer)) in decisions {
+            return respondAndClose(answer, for: fault)
+        }
         if let refusing = decisions.first(where: { $0.decision == .refuse }) {
             fired(refusing.fault, "refused")
             log.debug("\(refusing.fault): closing the client as if the upstream refused (the upstream is not contacted)")
@@ -93,9 +98,27 @@ final class Link {
         connectTimer?.schedule(after: delay)
     }
 
+    /// Turns the client away with a server's own words (`redis.max_clients`): they fit in the
+    /// socket's buffer, so one write sends them, then a FIN follows.
+    private func respondAndClose(_ answer: String, for fault: String) {
+        fired(fault, "rejected")
+        log.debug("\(fault): answering \(answer.debugDescription) and closing")
+        var bytes = answer
+        bytes.withUTF8 { text in
+            guard let start = text.baseAddress else { return }
+            if let clientTLS {
+                _ = clientTLS.write(start, text.count)
+                clientTLS.closeNotify()
+            } else {
+                _ = Glibc.write(client, start, text.count)
+            }
+        }
+        close(resetClient: false, resetUpstream: false)
+    }
+
     /// The client's bytes were read: a request starts unless one is outstanding.
     func clientSent() {
-        guard !exchangeOutstanding, proxy.bus.isObserved else { return }
+        guard !exchangeOutstanding, session == nil, proxy.bus.isObserved else { return }
         exchangeOutstanding = true
         proxy.bus.emit(.exchangeStarted, proxy: proxy.name, link: id)
     }
@@ -179,6 +202,7 @@ final class Link {
                           loop: loop, path: path, limits: limits)
         toClient = Pipe(.downstream, link: self, from: upstream, to: client, tls: (upstreamTLS, clientTLS),
                         loop: loop, path: path, limits: limits)
+        if proxy.options.protocol == .redis { session = RedisSession(link: self) }
         if proxy.logsLinks { log.debug("connected to upstream \(proxy.upstream)") }
         proxy.bus.emit(.upstreamConnected, proxy: proxy.name, link: id)
         effects.values.forEach { $0.attach() }
@@ -242,7 +266,8 @@ final class Link {
         let holding = toUpstream?.chain.isEmpty == false || toClient?.chain.isEmpty == false
         // TLS bytes are decrypted in the process: nothing to splice.
         let encrypted = clientTLS != nil || upstreamTLS != nil
-        let path: DataPath = holding || encrypted || proxy.dataPath == .buffered ? .buffered : .splice
+        // A protocol frames every byte.
+        let path: DataPath = holding || encrypted || session != nil || proxy.dataPath == .buffered ? .buffered : .splice
         toUpstream?.path = path
         toClient?.path = path
     }
@@ -326,6 +351,7 @@ final class Link {
         handshake = nil
         toUpstream?.dispose()
         toClient?.dispose()
+        session?.dispose()
         // Bytes the client sent that were never read (a blackhole, a held connect) are a
         // request it is abandoning: it counts, unanswered.
         if finish(client, reset: resetClient, atEOF: toUpstream?.sourceAtEOF == true) { clientSent() }

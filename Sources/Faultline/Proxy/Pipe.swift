@@ -46,7 +46,8 @@ final class Pipe {
         evbuffer_add_buffer(buffer, data)
         flush()
     }
-    /// What the buffered path reads into while the chain has stages.
+    /// What the buffered path reads into while the chain has stages or the link speaks a
+    /// protocol; the protocol's session keeps here what it has not handed on.
     private var intake: OpaquePointer?
     /// `tcp.timeout`: read nothing while set.
     /// While paused nothing is read, so a peer's FIN would go unseen; `closeWatch` (EV_CLOSED,
@@ -140,7 +141,20 @@ final class Pipe {
 
     /// Bytes read from the source and not yet written to the sink.
     var pendingBytes: Int {
-        (channel?.count ?? 0) + bufferedBytes + chain.heldBytes
+        (channel?.count ?? 0) + bufferedBytes + chain.heldBytes + intakeBytes
+    }
+
+    private var intakeBytes: Int { intake.map { evbuffer_get_length($0) } ?? 0 }
+
+    /// The evbuffer a protocol session reads this pipe's bytes from (nil before the first read).
+    var intakeBuffer: OpaquePointer? { intake }
+
+    /// Sends `data` (all of it) on: through the byte faults, then to the sink.
+    func emit(_ data: OpaquePointer) { chain.push(data) }
+
+    /// Reads again if reading stopped only because the session held too much.
+    func resumeReading() {
+        if !readArmed && bufferedBytes < limits.highWater && chain.heldBytes + intakeBytes < limits.holdLimit { armRead() }
     }
 
     private var bufferedBytes: Int { buffer.map { evbuffer_get_length($0) } ?? 0 }
@@ -237,16 +251,21 @@ final class Pipe {
         if buffer == nil { buffer = evbuffer_new() }
         if intake == nil { intake = evbuffer_new() }
         guard let buffer, let intake else { return link.sourceFailed(self, errno: ENOMEM) }
-        guard bufferedBytes < limits.highWater, chain.heldBytes < limits.holdLimit else {
+        guard bufferedBytes < limits.highWater, chain.heldBytes + intakeBytes < limits.holdLimit else {
             disarmRead()
-            return armWrite()
+            return bufferedBytes > 0 ? armWrite() : ()
         }
-        let target = chain.isEmpty ? buffer : intake
+        let session = link.session
+        let target = chain.isEmpty && session == nil ? buffer : intake
         let got = sourceTLS.map { BufferIO.decrypt($0, into: target, atMost: allowance(limits.readSize)) }
             ?? BufferIO.readv(source, into: target, atMost: allowance(limits.readSize))
         if got > 0 {
             let withinLimit = account(got)
-            chain.isEmpty ? flush() : chain.push(intake)
+            if let session {
+                session.take(from: self)
+            } else {
+                chain.isEmpty ? flush() : chain.push(intake)
+            }
             if !withinLimit { limitReached() }
             if readArmed, sourceTLS?.readsWithoutReadiness == true { event_active(readEvent, Int32(EV_READ), 0) }
         } else if got == 0 {
@@ -268,6 +287,8 @@ final class Pipe {
         sourceAtEOF = atEOF
         if atEOF && direction == .upstream { link.clientEnded() }
         disarmRead()
+        link.session?.sourceEnded(self)
+        guard !disposed else { return }
         if pendingBytes == 0 { finishSink() }
     }
 
@@ -298,9 +319,10 @@ final class Pipe {
             if evbuffer_get_length(buffer) > 0 { return blocked() }
         }
         disarmWrite()
-        if (sourceEnded || stopping) && chain.heldBytes == 0 {
+        if direction == .downstream { link.session?.clientDrained() }
+        if (sourceEnded || stopping) && chain.heldBytes == 0 && intakeBytes == 0 {
             finishSink()
-        } else if !readArmed && chain.heldBytes < limits.holdLimit {
+        } else if !readArmed && chain.heldBytes + intakeBytes < limits.holdLimit {
             armRead()
         }
     }

@@ -9,6 +9,9 @@ extension Proxy {
         guard !faultStates.contains(where: { $0.fault.name == fault.name }) else {
             throw FaultSpecError(text: fault.name, reason: "a fault with this name is already active on proxy \(name)")
         }
+        if fault.kind.name.hasPrefix("redis."), options.protocol != .redis {
+            throw FaultSpecError(text: fault.kind.name, reason: "acts on Redis commands, and proxy '\(name)' speaks \(options.protocol.rawValue) (give it protocol: redis in a scenario, --protocol redis on faultline proxy)")
+        }
         if fault.kind.name.hasPrefix("tls.") {
             guard options.tls != nil else {
                 throw FaultSpecError(text: fault.kind.name, reason: "acts on TLS handshakes, and proxy '\(name)' does not terminate TLS (give it tls: in a scenario, --tls-profile on faultline proxy)")
@@ -33,6 +36,7 @@ extension Proxy {
         log.info("fault \(fault.name) (\(fault.kind.name)) off")
         bus.emit(.faultOff(name: fault.name, kind: fault.kind.name), proxy: self.name)
         links.values.forEach { $0.removeEffect(for: name) }
+        if fault.kind.selectsCommands { links.values.forEach { $0.session?.faultRemoved(name) } }
         if fault.kind.closesListener(fault), !faults.contains(where: { $0.kind.closesListener($0) }) {
             resumeListening()
         }
@@ -50,6 +54,8 @@ extension Proxy {
     }
 
     private func select(_ state: FaultState, for link: Link) {
+        // Command faults pick commands as they come (see RedisDecision), not connections.
+        guard !state.fault.kind.selectsCommands else { return }
         state.seen += 1
         guard FaultSelection.applies(state.fault, ordinal: state.seen, linkID: link.id, seed: seed) else { return }
         bus.emit(.faultApplied(name: state.fault.name, kind: state.fault.kind.name), proxy: name, link: link.id)
@@ -57,10 +63,18 @@ extension Proxy {
     }
 }
 
-/// An active fault and how many connections it has seen (for `first` and `every`).
+/// An active fault and how many connections (or, for command faults, matching commands) it
+/// has seen, for `first` and `every`.
 final class FaultState {
     let fault: Fault
     var seen = 0
+    /// Command faults with `per: client`: matching commands seen per client address.
+    var seenByClient: [String: Int] = [:]
+    /// What a command fault does, read once from its parameters.
+    let redis: RedisRule?
 
-    init(fault: Fault) { self.fault = fault }
+    init(fault: Fault) {
+        self.fault = fault
+        redis = RedisRule(fault)
+    }
 }

@@ -10,6 +10,9 @@ public struct ProxyOptions: Sendable {
     public var limits = PipeLimits()
     /// Listen backlog (the kernel caps it at net.core.somaxconn).
     public var backlog: Int32 = 4096
+    /// What the proxy's links speak: `redis` frames commands and replies (and takes `redis.*`
+    /// faults); `tcp` moves bytes.
+    public var `protocol`: ProxyProtocol = .tcp
     /// `tls:`: terminate TLS toward clients with this certificate profile; nil: plain.
     public var tls: ServerTLS?
     /// `upstream_tls:`: speak TLS to the upstream; nil: plain.

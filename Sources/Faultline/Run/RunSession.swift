@@ -13,11 +13,14 @@ public struct ProxyPlan: Sendable {
     public let tls: ServerTLS?
     /// `upstream_tls:`: speak TLS to the upstream; nil: plain.
     public let upstreamTLS: UpstreamTLS?
+    /// `protocol:`.
+    public let `protocol`: ProxyProtocol
 
     /// Describes a proxy.
     public init(name: String, listen: SocketAddress, upstream: SocketAddress, tls: ServerTLS? = nil,
-                upstreamTLS: UpstreamTLS? = nil) {
+                upstreamTLS: UpstreamTLS? = nil, protocol: ProxyProtocol = .tcp) {
         self.name = name
+        self.protocol = `protocol`
         self.listen = listen
         self.upstream = upstream
         self.tls = tls
@@ -27,7 +30,7 @@ public struct ProxyPlan: Sendable {
     /// The proxy a scenario's entry asks for, TLS included.
     public init(_ proxy: ScenarioProxy) {
         self.init(name: proxy.name, listen: proxy.listen, upstream: proxy.upstream, tls: proxy.tls,
-                  upstreamTLS: proxy.upstreamTLS)
+                  upstreamTLS: proxy.upstreamTLS, protocol: proxy.protocol)
     }
 }
 
@@ -92,6 +95,7 @@ public final class RunSession {
             var options = ProxyOptions()
             options.tls = plan.tls
             options.upstreamTLS = plan.upstreamTLS
+            options.protocol = plan.protocol
             let proxy = Proxy(name: plan.name, listen: plan.listen, upstream: plan.upstream, options: options,
                               loop: loop, logger: logger)
             proxy.seed = seed

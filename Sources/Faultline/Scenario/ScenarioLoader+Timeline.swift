@@ -68,14 +68,36 @@ extension ScenarioBuilder {
         var failed = entries.count > 1
         let known = (kind.parameters + Fault.commonParameters).map(\.name)
         var given: [(name: String, text: String, node: Node)] = []
-        for parameter in parameters where parameter.key != "proxy" {
+        var parameterEntries = parameters.filter { $0.key != "proxy" }.map { (key: $0.key, keyNode: $0.keyNode, value: $0.value) }
+        // `match: {commands: [GET], keys: "session:*"}` holds parameters of the kind's own.
+        if let index = parameterEntries.firstIndex(where: { $0.key == "match" }), Self.matchKeys.contains(where: known.contains) {
+            let match = parameterEntries.remove(at: index)
+            let inner = reader.mapping(match.value, "match", expected: "a mapping such as { commands: [GET], keys: \"session:*\" }") ?? []
+            if inner.isEmpty { failed = true }
+            for entry in inner {
+                guard Self.matchKeys.contains(entry.key), known.contains(entry.key) else {
+                    let allowed = Self.matchKeys.filter(known.contains)
+                    reader.report(entry.keyNode, "match has no key '\(entry.key)'\(Suggestion.hint(for: entry.key, in: allowed))")
+                    failed = true
+                    continue
+                }
+                parameterEntries.append((entry.key, entry.keyNode, entry.value))
+            }
+        }
+        for parameter in parameterEntries {
             guard known.contains(parameter.key) else {
                 let hint = Suggestion.hint(for: parameter.key, in: known + ["proxy"])
                 reader.report(parameter.keyNode, "\(kind.name) has no parameter '\(parameter.key)'\(hint)")
                 failed = true
                 continue
             }
-            guard let text = reader.text(parameter.value, parameter.key, expected: "a value") else {
+            if given.contains(where: { $0.name == parameter.key }) {
+                reader.report(parameter.keyNode, "\(kind.name): '\(parameter.key)' is given twice (beside and under match:)")
+                failed = true
+                continue
+            }
+            let isList = kind.parameters.first { $0.name == parameter.key }?.type == .list
+            guard let text = isList ? listText(parameter.value, parameter.key) : reader.text(parameter.value, parameter.key, expected: "a value") else {
                 failed = true
                 continue
             }
@@ -86,6 +108,25 @@ extension ScenarioBuilder {
         if let proxy { checkLayer(kind, proxy: proxy, at: head.keyNode) }
         guard let proxy, let fault, !failed else { return nil }
         return ScenarioFault(proxy: proxy, fault: fault, position: reader.position(head.keyNode))
+    }
+
+    /// The parameters that may sit under a protocol fault's `match:`.
+    static let matchKeys = ["commands", "keys"]
+
+    /// A list parameter: a YAML sequence of words, or one text (`GET|SET`, `GET`).
+    private func listText(_ node: Node, _ key: String) -> String? {
+        guard case .sequence = node else { return reader.text(node, key, expected: "a list such as [GET, SET]") }
+        guard let items = reader.sequence(node, key, expected: "a list such as [GET, SET]") else { return nil }
+        var words: [String] = []
+        for item in items {
+            guard let word = reader.text(item, key, expected: "a word such as GET") else { return nil }
+            words.append(word)
+        }
+        guard !words.isEmpty else {
+            reader.report(node, "\(key): expected a list such as [GET, SET], found an empty list")
+            return nil
+        }
+        return words.joined(separator: "|")
     }
 
     /// Builds the fault with its kind's own checks. `Fault` stops at its first bad parameter,

@@ -1,4 +1,5 @@
-/// `no_request: {match: PATTERN}`: a call that must not happen did not happen in scope.
+/// `no_request: {match: PATTERN}` or `{command: NAME}`: a call that must not happen did not
+/// happen in scope.
 ///
 /// Requests a protocol parsed carry a description (`GET /api/v2/users`) that `match` is
 /// compared with: the whole description, `*` standing for any run of characters. A TCP proxy
@@ -9,15 +10,14 @@ enum NoRequest: ExpectationCheck {
 
     static let info = ExpectationKindInfo(
         name: "no_request",
-        summary: "No request matching `match` in scope (`*` matches any text; without `match`, no request at all). "
-            + "A TCP proxy cannot see what a request asks: there it means no request at all.",
-        parameters: [.init("match", .text, required: false, "the forbidden request, e.g. a method and path",
-                           example: "\"GET /api/v2/*\"")],
+        summary: "No request matching `match` (`*` matches any text) or `command` (a Redis command, any case) in scope; "
+            + "without either, no request at all. A TCP proxy cannot see what a request asks: there it means no request at all.",
+        parameters: RequestFilter.parameters,
         scalarParameter: "match",
         example: "- proxy: memory\n  no_request: {match: \"GET /api/v2/*\"}")
 
     static func evaluate(_ context: CheckContext) throws -> Outcome {
-        let pattern = context.text("match")
+        let filter = RequestFilter(context)
         var opaque: [Fact] = []
         var matched: [(fact: Fact, detail: String)] = []
         var described = 0
@@ -25,21 +25,21 @@ enum NoRequest: ExpectationCheck {
             guard case .request(let detail) = fact.kind else { continue }
             guard let detail else { opaque.append(fact); continue }
             described += 1
-            if pattern.map({ glob($0, matches: detail) }) ?? true { matched.append((fact, detail)) }
+            if filter.admits(detail) == true { matched.append((fact, detail)) }
         }
-        let wanted = pattern.map { " \"\($0)\"" } ?? ""
+        let wanted = filter.isEmpty ? "" : " \(filter.label)"
         if let first = matched.first {
             return .fail("no_request: \(Figures.count(matched.count, "request")) matched\(wanted)"
                 + " (first \"\(first.detail)\" at \(Figures.seconds(first.fact.time)))")
         }
         if let first = opaque.first {
             return .fail("no_request: \(Figures.count(opaque.count, "request")) (first at \(Figures.seconds(first.time)));"
-                + " \(note)\(pattern == nil ? "" : ", not match\(wanted)")")
+                + " \(note)\(filter.isEmpty ? "" : ", not \(filter.described)")")
         }
         if described > 0 {
             return .pass("no_request: none of \(Figures.count(described, "request")) matched\(wanted)")
         }
-        return .pass("no_request: no request in scope" + (pattern == nil ? "" : " (\(note), not match\(wanted))"))
+        return .pass("no_request: no request in scope" + (filter.isEmpty ? "" : " (\(note), not \(filter.described))"))
     }
 
     /// Whether `text` is all of `pattern`, where `*` matches any run of characters

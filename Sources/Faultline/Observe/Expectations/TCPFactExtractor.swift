@@ -12,6 +12,12 @@
 /// client's attempt was its request, so it counts as one request that failed. That holds for a
 /// TLS handshake the client aborted, too: the connection ends before the upstream connected.
 ///
+/// On protocol proxies (`protocol: redis`) the proxy parses requests and their answers:
+/// - request: a `requestStarted` (a command, named: `GET session:42`);
+/// - success / failure: its `requestAnswered` (a failure when the answer is an error, the error's
+///   code in the reason), in order;
+/// - failure: each request still unanswered when the connection is cut or closes ("no reply").
+///
 /// Handshakes and data after them (on proxies with `tls:`) come from a `TLSFactExtractor`
 /// run beside; they add nothing to the counts above.
 public struct TCPFactExtractor: FactExtractor {
@@ -26,6 +32,8 @@ public struct TCPFactExtractor: FactExtractor {
     private struct Connection {
         var connected = false
         var outstanding = false
+        /// Parsed requests not answered yet (protocol proxies).
+        var unanswered = 0
         /// Ended by a failure already; later ending events of the same connection add nothing.
         var ended = false
     }
@@ -65,6 +73,15 @@ public struct TCPFactExtractor: FactExtractor {
             guard open[key]?.outstanding == true else { return [] }
             open[key]?.outstanding = false
             return [fact(.failure(reason: "abandoned by the client"))]
+        case .requestStarted(let detail):
+            guard open[key]?.ended == false else { return [] }
+            open[key]?.unanswered += 1
+            return [fact(.request(detail: detail))]
+        case .requestAnswered(let error, let byFaultline, _):
+            guard let unanswered = open[key]?.unanswered, unanswered > 0 else { return [] }
+            open[key]?.unanswered = unanswered - 1
+            guard let error else { return [fact(.success)] }
+            return [fact(.failure(reason: "\(error) from \(byFaultline ? "faultline" : "the upstream")"))]
         case .upstreamFailed(let reason):
             return end(key, fact, reason: "upstream failed: \(reason)")
         case .faultFired(let name, _, let action) where Self.endingActions.contains(action):
@@ -91,6 +108,11 @@ public struct TCPFactExtractor: FactExtractor {
         } else if connection.outstanding {
             facts = [fact(.failure(reason: reason))]
         }
+        if connection.unanswered > 0 {
+            let noReply = connection.unanswered == 1 ? "no reply: \(reason)" : "no reply (\(connection.unanswered) requests): \(reason)"
+            facts += Array(repeating: fact(.failure(reason: noReply)), count: connection.unanswered)
+        }
+        connection.unanswered = 0
         connection.outstanding = false
         open[key] = connection
         return facts

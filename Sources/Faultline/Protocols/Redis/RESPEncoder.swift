@@ -1,0 +1,11 @@
+import CEvent
+
+/// Writes the replies faultline makes up. Only errors for now: they read the same in RESP2
+/// and RESP3 (a simple error, `-CODE text\r\n`), so HELLO 3 changes nothing in them.
+enum RESPEncoder {
+    /// Appends `-text\r\n` to `buffer`; `text` holds no CR or LF (checked when the fault was made).
+    static func error(_ text: String, into buffer: OpaquePointer) {
+        var line = "-" + text + "\r\n"
+        line.withUTF8 { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
+    }
+}

@@ -1,0 +1,166 @@
+/// What faultline needs to know about a Redis command besides its bytes: whether it changes
+/// how the connection's replies are read (HELLO, SUBSCRIBE, MONITOR, CLIENT REPLY), whether it
+/// authenticates, and which of its arguments are keys.
+enum RedisCommandRole: Equatable {
+    case plain
+    /// `AUTH [user] password`.
+    case auth
+    /// `HELLO [protover [AUTH user pass] [SETNAME name]]`: `version` when given, `auth` when
+    /// it carries credentials.
+    case hello(version: Int?, auth: Bool)
+    /// SUBSCRIBE, PSUBSCRIBE, SSUBSCRIBE: under RESP2 the connection then carries messages,
+    /// not replies; under RESP3 they are answered with pushes.
+    case subscribe
+    /// MONITOR, and CLIENT REPLY OFF|SKIP: replies stop matching commands one to one.
+    case stream
+
+    /// Classifies `command` from its captured arguments, without allocating.
+    static func of(_ command: RESPCommand) -> RedisCommandRole {
+        guard let name = command.argument(0) else { return .plain }
+        switch name.count {
+        case 4 where command.isNamed("AUTH"):
+            return .auth
+        case 5 where command.isNamed("HELLO"):
+            let version = command.argument(1).flatMap { Int(String(decoding: $0, as: UTF8.self)) }
+            let auth = (2..<max(2, command.capturedCount)).contains { command.argumentEquals($0, caseInsensitive: "AUTH") }
+            return .hello(version: version, auth: auth)
+        case 9 where command.isNamed("SUBSCRIBE"), 10 where command.isNamed("PSUBSCRIBE"),
+             10 where command.isNamed("SSUBSCRIBE"):
+            return .subscribe
+        case 7 where command.isNamed("MONITOR"):
+            return .stream
+        case 6 where command.isNamed("CLIENT"):
+            let off = command.argumentEquals(1, caseInsensitive: "REPLY")
+                && (command.argumentEquals(2, caseInsensitive: "OFF") || command.argumentEquals(2, caseInsensitive: "SKIP"))
+            return off ? .stream : .plain
+        default:
+            return .plain
+        }
+    }
+
+    /// AUTH or HELLO: the commands that set a connection up.
+    var isHandshake: Bool {
+        switch self {
+        case .auth, .hello: true
+        default: false
+        }
+    }
+
+    /// Whether the command sends credentials (AUTH, HELLO … AUTH): `redis.reject_auth` acts
+    /// on these, and their arguments never appear in events.
+    var authenticates: Bool {
+        switch self {
+        case .auth: true
+        case .hello(_, let auth): auth
+        default: false
+        }
+    }
+}
+
+/// Where a command's keys are, as Redis's key specs place them for the common commands; any
+/// other command is taken to have its key first, as most do.
+enum RedisCommandKeys {
+    private enum Layout {
+        case none
+        case first
+        case all
+        /// `MSET k v k v`.
+        case everyOther
+        /// `BLPOP k1 k2 timeout`.
+        case allButLast
+        /// `EVAL script numkeys k1 k2 …`.
+        case counted
+        /// `OBJECT ENCODING key`, `MEMORY USAGE key`.
+        case second
+        /// `XREAD … STREAMS k1 k2 id1 id2`.
+        case streams
+    }
+
+    private static let layouts: [String: Layout] = {
+        var table: [String: Layout] = [:]
+        for name in ["AUTH", "HELLO", "PING", "ECHO", "SELECT", "INFO", "CONFIG", "CLIENT", "CLUSTER", "COMMAND",
+                     "DBSIZE", "FLUSHALL", "FLUSHDB", "MULTI", "EXEC", "DISCARD", "UNWATCH", "QUIT", "RESET",
+                     "SAVE", "BGSAVE", "BGREWRITEAOF", "LASTSAVE", "TIME", "ROLE", "SLOWLOG", "MONITOR",
+                     "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
+                     "PUBLISH", "SPUBLISH", "PUBSUB", "SCRIPT", "FUNCTION", "KEYS", "SCAN", "RANDOMKEY", "WAIT",
+                     "LATENCY", "DEBUG", "SHUTDOWN", "SWAPDB", "ACL", "REPLICAOF", "SLAVEOF", "SYNC", "PSYNC",
+                     "FAILOVER", "MODULE", "READONLY", "READWRITE", "ASKING", "LOLWUT", "MIGRATE"] {
+            table[name] = Layout.none
+        }
+        for name in ["DEL", "UNLINK", "EXISTS", "TOUCH", "WATCH", "MGET", "SINTER", "SUNION", "SDIFF", "PFCOUNT",
+                     "PFMERGE", "SINTERSTORE", "SUNIONSTORE", "SDIFFSTORE", "RENAME", "RENAMENX", "COPY",
+                     "SMOVE", "RPOPLPUSH", "LMOVE", "BLMOVE", "BRPOPLPUSH"] {
+            table[name] = .all
+        }
+        table["MSET"] = .everyOther
+        table["MSETNX"] = .everyOther
+        for name in ["BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"] { table[name] = .allButLast }
+        for name in ["EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"] { table[name] = .counted }
+        table["OBJECT"] = .second
+        table["MEMORY"] = .second
+        table["XREAD"] = .streams
+        table["XREADGROUP"] = .streams
+        return table
+    }()
+
+    /// The indexes of `command`'s key arguments among those captured (`name` is its
+    /// upper-cased name).
+    static func indexes(of command: RESPCommand, name: String) -> [Int] {
+        let captured = command.capturedCount
+        guard captured > 1 else { return [] }
+        switch layouts[name] ?? .first {
+        case .none:
+            return []
+        case .first:
+            return [1]
+        case .all:
+            return Array(1..<captured)
+        case .everyOther:
+            return Array(stride(from: 1, to: captured, by: 2))
+        case .allButLast:
+            return Array(1..<max(1, min(captured, command.argumentCount - 1)))
+        case .second:
+            return captured > 2 ? [2] : []
+        case .counted:
+            guard let text = command.argument(2), let count = Int(String(decoding: text, as: UTF8.self)),
+                  count > 0, count <= Int(Int32.max) else { return [] }
+            return Array(3..<min(captured, 3 + count))
+        case .streams:
+            guard let marker = (1..<captured).first(where: { command.argumentEquals($0, caseInsensitive: "STREAMS") })
+            else { return [] }
+            let keys = (command.argumentCount - marker - 1) / 2
+            return Array((marker + 1)..<min(captured, marker + 1 + keys))
+        }
+    }
+
+    /// The upper-cased name of `command` (its first argument).
+    static func name(of command: RESPCommand) -> String {
+        guard let bytes = command.argument(0) else { return "" }
+        return String(decoding: bytes.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
+    }
+
+    /// How the command appears in events and facts: its name, then its first key if it has
+    /// one (`GET session:42`), or for HELLO its protocol version. Credentials never appear:
+    /// AUTH shows as `AUTH`, HELLO with credentials as `HELLO 3 AUTH`.
+    static func detail(of command: RESPCommand, role: RedisCommandRole) -> String {
+        let name = name(of: command)
+        switch role {
+        case .auth:
+            return name
+        case .hello(let version, let auth):
+            return [name, version.map(String.init), auth ? "AUTH" : nil].compactMap { $0 }.joined(separator: " ")
+        default:
+            guard let key = indexes(of: command, name: name).first, let bytes = command.argument(key) else { return name }
+            let text = String(decoding: bytes.prefix(128), as: UTF8.self)
+            return "\(name) \(text)\(bytes.count > 128 || command.isTruncated(key) ? "…" : "")"
+        }
+    }
+}
+
+extension RESPCommand {
+    /// Whether argument `index` was captured whole and equals `upper` ignoring ASCII case.
+    func argument(_ index: Int, equalsUpper upper: [UInt8]) -> Bool {
+        guard let bytes = argument(index), bytes.count == upper.count, !isTruncated(index) else { return false }
+        return zip(bytes, upper).allSatisfy { ($0 >= 97 && $0 <= 122 ? $0 - 32 : $0) == $1 }
+    }
+}
