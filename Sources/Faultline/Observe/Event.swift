@@ -38,7 +38,9 @@ public struct Event: Sendable {
         /// The oldest unanswered request got its answer, delivered toward the client: `error`
         /// is the error's code (`NOAUTH`, `LOADING`) when the answer is an error; `byFaultline`
         /// when a fault answered instead of the upstream; `latency` from the request's arrival.
-        case requestAnswered(error: String?, byFaultline: Bool, latency: Duration)
+        /// `handshake` when the request set the connection up (AUTH, HELLO): its success opens
+        /// the way for the client's work rather than answering it.
+        case requestAnswered(error: String?, byFaultline: Bool, latency: Duration, handshake: Bool)
         /// Bytes that break the protocol: from the client (it got the server's error and the
         /// connection closed) or from the upstream (the connection closed).
         case protocolError(fromClient: Bool, message: String)

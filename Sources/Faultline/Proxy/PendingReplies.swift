@@ -21,6 +21,8 @@ struct PendingReply {
     var delayedBy: String?
     /// HELLO's protocol version: the connection speaks it once the upstream accepts.
     var hello: Int?
+    /// AUTH or HELLO: its answer sets the connection up.
+    var handshake = false
     /// Whether a request event was sent for it (so its answer gets one too).
     var counted: Bool
 

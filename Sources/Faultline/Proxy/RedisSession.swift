@@ -196,6 +196,7 @@ final class RedisSession {
                                 proxy: link.proxy.name, link: link.id)
         }
         var entry = PendingReply(kind: .upstream, arrived: .now, counted: counted)
+        entry.handshake = role.isHandshake
         if let (delay, fault) = plan.delay {
             entry.releaseAt = entry.arrived + delay
             entry.delayedBy = fault
@@ -311,7 +312,7 @@ final class RedisSession {
         }
         guard entry.counted, link.proxy.bus.isObserved else { return }
         link.proxy.bus.emit(.requestAnswered(error: failed ? replies.errorPrefix : nil, byFaultline: false,
-                                             latency: .now - entry.arrived),
+                                             latency: .now - entry.arrived, handshake: entry.handshake),
                             proxy: link.proxy.name, link: link.id)
     }
 
@@ -332,7 +333,8 @@ final class RedisSession {
                 pending.removeFirst()
                 streaming = true
                 if front.counted && link.proxy.bus.isObserved {
-                    link.proxy.bus.emit(.requestAnswered(error: nil, byFaultline: false, latency: .now - front.arrived),
+                    link.proxy.bus.emit(.requestAnswered(error: nil, byFaultline: false, latency: .now - front.arrived,
+                                                         handshake: false),
                                         proxy: link.proxy.name, link: link.id)
                 }
                 return true
@@ -342,7 +344,8 @@ final class RedisSession {
                 RESPEncoder.error(text, into: toClient)
                 if front.counted && link.proxy.bus.isObserved {
                     let prefix = String(text.prefix { $0 != " " })
-                    link.proxy.bus.emit(.requestAnswered(error: prefix, byFaultline: true, latency: .now - front.arrived),
+                    link.proxy.bus.emit(.requestAnswered(error: prefix, byFaultline: true, latency: .now - front.arrived,
+                                                         handshake: front.handshake),
                                         proxy: link.proxy.name, link: link.id)
                 }
             case .close(let reset, let fault):

@@ -122,6 +122,7 @@ extension ExpectationSpec {
 let expectationChecks: [any ExpectationCheck.Type] = [
     MaxConnectionAttempts.self,
     MaxRequests.self,
+    MaxAuthAttempts.self,
     MaxRate.self,
     Backoff.self,
     QuietAfterFailures.self,

@@ -15,7 +15,8 @@
 /// On protocol proxies (`protocol: redis`) the proxy parses requests and their answers:
 /// - request: a `requestStarted` (a command, named: `GET session:42`);
 /// - success / failure: its `requestAnswered` (a failure when the answer is an error, the error's
-///   code in the reason), in order;
+///   code in the reason), in order; an accepted AUTH or HELLO is neither (it sets the
+///   connection up), a rejected one is a failure;
 /// - failure: each request still unanswered when the connection is cut or closes ("no reply").
 ///
 /// Handshakes and data after them (on proxies with `tls:`) come from a `TLSFactExtractor`
@@ -77,10 +78,13 @@ public struct TCPFactExtractor: FactExtractor {
             guard open[key]?.ended == false else { return [] }
             open[key]?.unanswered += 1
             return [fact(.request(detail: detail))]
-        case .requestAnswered(let error, let byFaultline, _):
+        case .requestAnswered(let error, let byFaultline, _, let handshake):
             guard let unanswered = open[key]?.unanswered, unanswered > 0 else { return [] }
             open[key]?.unanswered = unanswered - 1
-            guard let error else { return [fact(.success)] }
+            // A connection set up (AUTH, HELLO accepted) is no answer to the client's work: a
+            // client reconnecting after each failure would otherwise never fail twice in a row,
+            // and a HELLO during an outage would count as its first success.
+            guard let error else { return handshake ? [] : [fact(.success)] }
             return [fact(.failure(reason: "\(error) from \(byFaultline ? "faultline" : "the upstream")"))]
         case .upstreamFailed(let reason):
             return end(key, fact, reason: "upstream failed: \(reason)")
