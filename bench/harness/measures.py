@@ -40,10 +40,12 @@ def iperf_gbps(sup: Supervisor, port: int, seconds: int, streams: int) -> tuple[
 
 
 def redis_benchmark(sup: Supervisor, port: int, clients: int, requests: int,
-                    tests: str) -> dict[str, dict]:
-    """redis-benchmark's --csv rows by test name: rps, avg/min/p50/p95/p99/max latency (ms)."""
+                    tests: str, pipeline: int = 1) -> dict[str, dict]:
+    """redis-benchmark's --csv rows by test name: rps, avg/min/p50/p95/p99/max latency (ms).
+    `pipeline` > 1: -P, that many requests in flight on each connection."""
     out = sup.run(["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-c", str(clients),
-                   "-n", str(requests), "-t", tests, "--csv"], timeout=150)
+                   "-n", str(requests), "-t", tests, *(["-P", str(pipeline)] if pipeline > 1 else []),
+                   "--csv"], timeout=150)
     rows = {row["test"]: {k: float(v) for k, v in row.items() if k != "test"}
             for row in csv.DictReader(io.StringIO(out))}
     if not rows:

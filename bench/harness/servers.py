@@ -91,18 +91,20 @@ class Direct(Peer):
 
 
 class HAProxy(Peer):
-    name = "haproxy"
-
-    def __init__(self, maxconn: int):
+    def __init__(self, maxconn: int, threads: int | None = None):
+        """threads=None: its default (one per CPU); the Redis section adds an nbthread 1 column."""
         self.maxconn = maxconn
+        self.threads = threads
+        self.name = "haproxy" if threads is None else f"haproxy-{threads}t"
 
     def start(self, sup, upstream, tag):
         port = free_port()
         # Defaults otherwise (threads = nproc, no forced splicing): only maxconn is raised so
         # that the idle-link test's 5,000 links fit, and timeouts so idle links stay open.
+        threads = f"    nbthread {self.threads}\n" if self.threads else ""
         config = f"""global
     maxconn {self.maxconn}
-defaults
+{threads}defaults
     mode tcp
     timeout connect 5s
     timeout client 5m
@@ -111,7 +113,7 @@ listen bench
     bind 127.0.0.1:{port}
     server upstream 127.0.0.1:{upstream}
 """
-        return Endpoint(port, _listening(_start_haproxy(sup, f"{tag}-haproxy", config), port))
+        return Endpoint(port, _listening(_start_haproxy(sup, f"{tag}-{self.name}", config), port))
 
 
 class Socat(Peer):
@@ -150,17 +152,23 @@ class Toxiproxy(Peer):
 
 
 class Faultline(Peer):
-    def __init__(self, binary: str, splice: bool = True, faults: tuple[str, ...] = ()):
-        """`faults`: --fault specs, which apply to every connection from the start."""
+    def __init__(self, binary: str, splice: bool = True, faults: tuple[str, ...] = (),
+                 protocol: str | None = None, name: str | None = None):
+        """`faults`: --fault specs, which apply to every connection from the start.
+        `protocol`: given as --protocol (tcp, redis); None leaves faultline's default (tcp).
+        `name`: the column, when it is not the default one."""
         self.binary = binary
         self.splice = splice
         self.faults = faults
-        self.name = "faultline" if splice else "faultline-buffered"
+        self.protocol = protocol
+        self.name = name or ("faultline" if splice else "faultline-buffered")
 
     def start(self, sup, upstream, tag):
         port = free_port()
         argv = [self.binary, "proxy", "--listen", f"127.0.0.1:{port}",
                 "--upstream", f"127.0.0.1:{upstream}", "--log-level", "warning"]
+        if self.protocol:
+            argv += ["--protocol", self.protocol]
         if not self.splice:
             argv.append("--no-splice")
         for fault in self.faults:
