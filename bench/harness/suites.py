@@ -41,6 +41,12 @@ class Settings:
     tls_idle_links: int
     tls_budget_seconds: int
     tls_key: str  # the certificate's key type, ec or rsa (BENCH_TLS_KEY)
+    # The Redis section (harness/redis.py): redis-benchmark -c 50 -t set,get, -n per test.
+    redis_pipelined_requests: int  # with -P 16
+    redis_plain_requests: int  # without pipelining
+    redis_repeats: int  # rounds, peers interleaved
+    redis_settle_seconds: float  # pause before each run
+    redis_budget_seconds: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -50,10 +56,14 @@ class Settings:
         if os.environ.get("BENCH_QUICK") == "1":
             return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 120, 2, 1, 90,
                        tls_seconds=2, tls_handshake_clients=4, tls_bulk_mib=256, tls_repeats=1,
-                       tls_idle_links=2_000, tls_budget_seconds=90, tls_key=key)
+                       tls_idle_links=2_000, tls_budget_seconds=90, tls_key=key,
+                       redis_pipelined_requests=200_000, redis_plain_requests=25_000,
+                       redis_repeats=1, redis_settle_seconds=0.5, redis_budget_seconds=90)
         return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400, 3, 3, 150,
                    tls_seconds=3, tls_handshake_clients=4, tls_bulk_mib=1024, tls_repeats=3,
-                   tls_idle_links=2_000, tls_budget_seconds=300, tls_key=key)
+                   tls_idle_links=2_000, tls_budget_seconds=300, tls_key=key,
+                   redis_pipelined_requests=800_000, redis_plain_requests=100_000,
+                   redis_repeats=3, redis_settle_seconds=1.0, redis_budget_seconds=270)
 
 
 @dataclass(frozen=True)
@@ -72,6 +82,7 @@ class Trial:
     peer: Peer
     endpoint: Endpoint
     upstream_port: int
+    repeat: int = 1  # which round of the suite, from 1
 
 
 Measure = Callable[[Trial], Iterator[tuple[str, float, dict]]]
@@ -182,10 +193,10 @@ class Runner:
                 # (after the others' TIME_WAIT sockets, or right after a quiet pause).
                 shift = (repeat - 1) % len(peers)
                 for peer in peers[shift:] + peers[:shift]:
-                    self._trial(suite, peer, f"{suite.name}{repeat}")
+                    self._trial(suite, peer, f"{suite.name}{repeat}", repeat)
         self.others_percent = load.others_percent()
 
-    def _trial(self, suite: Suite, peer: Peer, tag: str) -> None:
+    def _trial(self, suite: Suite, peer: Peer, tag: str, repeat: int = 1) -> None:
         if time.monotonic() > self.deadline:
             self._fail(suite, peer, set(), "skipped: time budget spent")
             return
@@ -196,7 +207,7 @@ class Runner:
             upstream = UPSTREAMS[suite.upstream](self.sup, tag)
             endpoint = peer.start(self.sup, upstream.port, tag)
             for key, value, raw in suite.measure(Trial(self.sup, self.settings, peer, endpoint,
-                                                       upstream.port)):
+                                                       upstream.port, repeat)):
                 self._record(key, peer, value, raw)
                 done.add(key)
                 print(f" {key}={value:.4g}", end="", flush=True)
