@@ -9,7 +9,7 @@ enum MaxAuthAttempts: ExpectationCheck {
             + "elsewhere it is an error).",
         parameters: [.init("limit", .count, "the most attempts allowed", example: "4")],
         scalarParameter: "limit",
-        example: "- during: auth-rejected\n  proxy: redis\n  max_auth_attempts: 4")
+        example: "- during: outage\n  proxy: redis\n  max_auth_attempts: 4")
 
     static func evaluate(_ context: CheckContext) throws -> Outcome {
         let limit = try context.number("limit")

@@ -9,7 +9,7 @@ enum MaxRequests: ExpectationCheck {
             + "With `match` or `command`, only the requests they name count (a protocol proxy names its requests; on TCP that is an error).",
         parameters: [.init("limit", .count, "the most requests allowed", example: "20")] + RequestFilter.parameters,
         scalarParameter: "limit",
-        example: "- during: outage\n  max_requests: 20\n- proxy: redis\n  max_requests: {limit: 4, command: AUTH}")
+        example: "- during: outage\n  proxy: redis\n  max_requests: {limit: 20, command: GET}")
 
     static func evaluate(_ context: CheckContext) throws -> Outcome {
         let limit = try context.number("limit")
