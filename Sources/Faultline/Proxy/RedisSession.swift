@@ -40,7 +40,12 @@ final class RedisSession {
     private var requestedVersion = 2
     private var commandIndex: UInt64 = 0
     private var upstreamEnded = false
-    private var processing = false
+    /// A pass over each direction is under way; a call meanwhile (a flush draining the client's
+    /// buffer, a fault removed) asks for one more pass instead of nesting, so no wake-up is lost.
+    private var processingCommands = false
+    private var commandsAgain = false
+    private var processingReplies = false
+    private var repliesAgain = false
     private var releaseTimer: Timer?
     private let toUpstream: OpaquePointer
     private let toClient: OpaquePointer
@@ -110,9 +115,20 @@ final class RedisSession {
     // MARK: commands
 
     private func processCommands() {
-        guard !processing, let pipe = link.pipe(.upstream), let intake = pipe.intakeBuffer else { return }
-        processing = true
-        defer { processing = false }
+        if processingCommands {
+            commandsAgain = true
+            return
+        }
+        processingCommands = true
+        defer { processingCommands = false }
+        repeat {
+            commandsAgain = false
+            commandPass()
+        } while commandsAgain
+    }
+
+    private func commandPass() {
+        guard let pipe = link.pipe(.upstream), let intake = pipe.intakeBuffer else { return }
         if halted {
             evbuffer_drain(intake, evbuffer_get_length(intake))
             return
@@ -264,9 +280,25 @@ final class RedisSession {
     // MARK: replies
 
     private func processReplies() {
-        guard !processing, let pipe = link.pipe(.downstream), let intake = pipe.intakeBuffer else { return }
-        processing = true
-        defer { processing = false }
+        if processingReplies {
+            repliesAgain = true
+            return
+        }
+        processingReplies = true
+        defer { processingReplies = false }
+        repeat {
+            repliesAgain = false
+            replyPass()
+        } while repliesAgain
+    }
+
+    private func replyPass() {
+        guard let pipe = link.pipe(.downstream) else { return }
+        guard let intake = pipe.intakeBuffer else {
+            // Nothing came from the upstream yet: only faultline's own answers can be due.
+            pumpAnswers()
+            return sendToClient()
+        }
         while pumpAnswers() {
             let length = evbuffer_get_length(intake)
             if streaming {
