@@ -5,6 +5,10 @@ struct PendingReply {
         case upstream
         /// faultline answers it with this error (the text after `-`).
         case answer(String)
+        /// The client sent garbage: Redis's `-ERR <message>`, whose characters are bytes (the
+        /// framer quotes a client's byte as the Latin-1 character of that value, as Redis's `%c`
+        /// sends it raw; UTF-8 would turn 0x8F into C2 8F).
+        case protocolError(String)
         /// The connection closes here, as the fault called `fault` decided.
         case close(reset: Bool, fault: String)
         /// From its reply on, the upstream's bytes no longer answer commands one to one

@@ -273,7 +273,7 @@ final class RedisSession {
         evbuffer_drain(intake, evbuffer_get_length(intake))
         commandScanned = 0
         halted = true
-        pending.append(PendingReply(kind: .answer("ERR \(error.message)"), arrived: .now, counted: false))
+        pending.append(PendingReply(kind: .protocolError(error.message), arrived: .now, counted: false))
         pending.append(PendingReply(kind: .close(reset: false, fault: ""), arrived: .now, counted: false))
     }
 
@@ -370,10 +370,10 @@ final class RedisSession {
                                         proxy: link.proxy.name, link: link.id)
                 }
                 return true
-            case .answer(let text):
+            case .answer(let text), .protocolError(let text):
                 if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
                 pending.removeFirst()
-                RESPEncoder.error(text, into: toClient)
+                if case .protocolError = front.kind { RESPEncoder.protocolError(text, into: toClient) } else { RESPEncoder.error(text, into: toClient) }
                 if front.counted && link.proxy.bus.isObserved {
                     let prefix = String(text.prefix { $0 != " " })
                     link.proxy.bus.emit(.requestAnswered(error: prefix, byFaultline: true, latency: .now - front.arrived,

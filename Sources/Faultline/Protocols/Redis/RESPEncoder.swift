@@ -8,4 +8,12 @@ enum RESPEncoder {
         var line = "-" + text + "\r\n"
         line.withUTF8 { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
     }
+
+    /// Appends `-ERR <message>\r\n` for a client's protocol error, each character of `message`
+    /// as the one byte it stands for: `RESPError` quotes the offending byte as a Latin-1
+    /// character, and Redis sends that byte raw (`expected '$', got '\x8f'`).
+    static func protocolError(_ message: String, into buffer: OpaquePointer) {
+        let bytes = Array("-ERR ".utf8) + message.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) } + [13, 10]
+        _ = evbuffer_add(buffer, bytes, bytes.count)
+    }
 }
