@@ -100,7 +100,8 @@ struct RunCommand: ParsableCommand {
             wholeRun: loaded.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) },
             seed: runSeed, command: command.isEmpty ? nil : command, stopWithCommand: stopWithCommand,
             killAfter: grace, commandOutput: commandOutput, loop: loop, logger: log)
-        let evaluator = ExpectationEvaluator(loaded.expectationSpecs)
+        let namedRequests = Set(loaded.proxies.filter { $0.protocol != .tcp }.map(\.name))
+        let evaluator = ExpectationEvaluator(loaded.expectationSpecs, extractor: TCPFactExtractor(protocolProxies: namedRequests))
         evaluator.subscribe(to: session.bus)
         let reporter = RunReporter(scenario: loaded.name, proxies: Array(session.proxies.values),
                                    timeline: session.timeline, bus: session.bus, loop: loop, live: live)

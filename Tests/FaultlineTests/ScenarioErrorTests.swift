@@ -208,7 +208,7 @@ final class ScenarioErrorTests: XCTestCase {
             """), [
             "s.yaml:12:46: max_connection_attempts: expected a whole number ≥ 0 such as 6, found 'many'",
             "s.yaml:13:21: unknown key 'max_rat' in an expectation (did you mean 'max_rate'?)",
-            "s.yaml:14:5: missing check: an expectation needs one of max_connection_attempts, max_requests, max_rate, "
+            "s.yaml:14:5: missing check: an expectation needs one of max_connection_attempts, max_requests, max_auth_attempts, max_rate, "
                 + "backoff, quiet_after_failures, probe_after, first_success_within, no_request or client_rejects_certificate",
             "s.yaml:15:24: an expectation takes during: or after:, not both",
             "s.yaml:15:48: backoff: expected true or false, found 'yes'",

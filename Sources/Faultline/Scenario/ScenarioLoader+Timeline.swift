@@ -72,9 +72,11 @@ extension ScenarioBuilder {
         // `match: {commands: [GET], keys: "session:*"}` holds parameters of the kind's own.
         if let index = parameterEntries.firstIndex(where: { $0.key == "match" }), Self.matchKeys.contains(where: known.contains) {
             let match = parameterEntries.remove(at: index)
-            let inner = reader.mapping(match.value, "match", expected: "a mapping such as { commands: [GET], keys: \"session:*\" }") ?? []
-            if inner.isEmpty { failed = true }
-            for entry in inner {
+            let expected = "a mapping such as { commands: [GET], keys: \"session:*\" }"
+            let inner = reader.mapping(match.value, "match", expected: expected)
+            if inner?.isEmpty == true { reader.report(match.value, "match: expected \(expected), found an empty mapping") }
+            if inner?.isEmpty ?? true { failed = true }
+            for entry in inner ?? [] {
                 guard Self.matchKeys.contains(entry.key), known.contains(entry.key) else {
                     let allowed = Self.matchKeys.filter(known.contains)
                     reader.report(entry.keyNode, "match has no key '\(entry.key)'\(Suggestion.hint(for: entry.key, in: allowed))")
@@ -150,7 +152,9 @@ extension ScenarioBuilder {
                 if !failed {
                     let required = error.message.hasPrefix("is required")
                     let about = error.message.contains(kind.name) ? error.message : message
-                    reader.report(node, required ? "missing parameter '\(error.parameter)' (required by \(kind.name))" : about)
+                    // "is required by error=MOVED: …" keeps its reason; plain "is required by KIND" reads as such.
+                    let reason = error.message.dropFirst("is ".count)
+                    reader.report(node, required ? "missing parameter '\(error.parameter)' (\(reason))" : about)
                 }
                 failed = true
                 return nil

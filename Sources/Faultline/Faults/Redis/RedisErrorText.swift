@@ -38,7 +38,8 @@ enum RedisErrorText {
 
     /// Why `error` cannot be sent, if it cannot: a reply line holds no CR or LF.
     static func problem(with error: String) -> String? {
-        if error.contains(where: { $0 == "\r" || $0 == "\n" }) {
+        // Unicode scalars: "\r\n" is one Character, equal to neither "\r" nor "\n".
+        if error.unicodeScalars.contains(where: { $0 == "\r" || $0 == "\n" }) {
             return "'\(error)' holds a line break; an error reply is one line"
         }
         return nil

@@ -22,7 +22,13 @@ enum RedisFaults {
         ],
         example: "redis.reject_auth:first=3,error=NOAUTH",
         selectsCommands: true,
-        check: checkError
+        check: { fault in
+            try checkError(fault)
+            let code = fault.word("error").uppercased()
+            if RedisErrorText.redirections.contains(code) {
+                throw ParameterError(parameter: "error", message: "\(code) sends a client to another node for a key; AUTH has none (use redis.error)")
+            }
+        }
     ) { _, link in NoEffect(link: link) }
 
     static let error = FaultKind(

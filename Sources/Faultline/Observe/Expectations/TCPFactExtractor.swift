@@ -9,7 +9,8 @@
 ///
 /// A connection that ends before its upstream connected (refused, rejected by `tcp.down`, the
 /// upstream unreachable, the client leaving a held connect) never carried an exchange; the
-/// client's attempt was its request, so it counts as one request that failed. That holds for a
+/// client's attempt was its request, so it counts as one request that failed (on a protocol
+/// proxy a named one, `(connect)`: no command of it reached anyone). That holds for a
 /// TLS handshake the client aborted, too: the connection ends before the upstream connected.
 ///
 /// On protocol proxies (`protocol: redis`) the proxy parses requests and their answers:
@@ -41,9 +42,18 @@ public struct TCPFactExtractor: FactExtractor {
 
     private var open: [Key: Connection] = [:]
     private var tls = TLSFactExtractor()
+    /// Proxies that speak a protocol: there every request is named, so a connection that ends
+    /// before reaching the upstream is the named request `(connect)`, not an opaque exchange.
+    private let protocolProxies: Set<String>
 
-    /// Creates an extractor with no connections seen.
-    public init() {}
+    /// The detail of a connection's attempt that never reached the upstream, on a protocol proxy.
+    public static let connectDetail = "(connect)"
+
+    /// Creates an extractor with no connections seen; `protocolProxies` names the proxies
+    /// that parse requests (`protocol: redis`).
+    public init(protocolProxies: Set<String> = []) {
+        self.protocolProxies = protocolProxies
+    }
 
     public mutating func facts(from event: Event) -> [Fact] {
         exchangeFacts(from: event) + tls.facts(from: event)
@@ -107,8 +117,9 @@ public struct TCPFactExtractor: FactExtractor {
         var facts: [Fact] = []
         if !connection.connected {
             connection.ended = true
+            let detail = key.proxy.map(protocolProxies.contains) == true ? Self.connectDetail : nil
             facts = connection.outstanding ? [fact(.failure(reason: reason))]
-                                           : [fact(.request(detail: nil)), fact(.failure(reason: reason))]
+                                           : [fact(.request(detail: detail)), fact(.failure(reason: reason))]
         } else if connection.outstanding {
             facts = [fact(.failure(reason: reason))]
         }

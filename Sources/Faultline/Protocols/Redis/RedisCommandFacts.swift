@@ -22,8 +22,7 @@ enum RedisCommandRole: Equatable {
             return .auth
         case 5 where command.isNamed("HELLO"):
             let version = command.argument(1).flatMap { Int(String(decoding: $0, as: UTF8.self)) }
-            let auth = (2..<max(2, command.capturedCount)).contains { command.argumentEquals($0, caseInsensitive: "AUTH") }
-            return .hello(version: version, auth: auth)
+            return .hello(version: version, auth: helloAuthenticates(command))
         case 9 where command.isNamed("SUBSCRIBE"), 10 where command.isNamed("PSUBSCRIBE"),
              10 where command.isNamed("SSUBSCRIBE"):
             return .subscribe
@@ -36,6 +35,18 @@ enum RedisCommandRole: Equatable {
         default:
             return .plain
         }
+    }
+
+    /// Whether HELLO's options (after the version, read in Redis's order: `AUTH user pass`
+    /// takes two values, `SETNAME name` one) include AUTH: `HELLO 3 SETNAME AUTH` names the
+    /// client "AUTH" and sends no credentials.
+    private static func helloAuthenticates(_ command: RESPCommand) -> Bool {
+        var index = 2
+        while index < command.argumentCount {
+            if command.argumentEquals(index, caseInsensitive: "AUTH") { return true }
+            index += command.argumentEquals(index, caseInsensitive: "SETNAME") ? 2 : 1
+        }
+        return false
     }
 
     /// AUTH or HELLO: the commands that set a connection up.
