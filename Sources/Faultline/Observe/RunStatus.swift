@@ -12,7 +12,7 @@ public final class RunStatus {
         public var faultsFired = 0
         /// Accept times within the last second, for connections per second.
         fileprivate var recentConnections = RecentTimes()
-        /// Request (exchange) start times within the last second, for requests per second.
+        /// Request (exchange, or a protocol's command) start times within the last second, for requests per second.
         fileprivate var recentRequests = RecentTimes()
     }
 
@@ -47,7 +47,7 @@ public final class RunStatus {
             counts.open += 1
             counts.total += 1
             counts.recentConnections.add(event.time)
-        case .exchangeStarted:
+        case .exchangeStarted, .requestStarted:
             counts.recentRequests.add(event.time)
         case .connectionClosed:
             counts.open -= 1
