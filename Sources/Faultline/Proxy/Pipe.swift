@@ -362,7 +362,10 @@ final class Pipe {
     // MARK: events
 
     private func armRead() {
-        guard !readArmed, !sourceEnded, !stopping, !paused, !dropped else { return }
+        // Not once disposed: a Redis session asks to read on (resumeReading) after a pass that
+        // closed the link (redis.close, a protocol error); libevent then warned "Epoll ADD on fd
+        // N failed: Bad file descriptor", or would watch a newer socket given the same number.
+        guard !readArmed, !sourceEnded, !stopping, !paused, !dropped, !disposed else { return }
         readArmed = true
         event_add(readEvent, nil)
         // Decrypted bytes waiting in OpenSSL raise no readiness: come back for them now.
@@ -376,7 +379,7 @@ final class Pipe {
     }
 
     private func armWrite() {
-        guard !writeArmed, !dropped else { return }
+        guard !writeArmed, !dropped, !disposed else { return }
         writeArmed = true
         event_add(writeEvent, nil)
     }
