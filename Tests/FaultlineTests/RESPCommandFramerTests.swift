@@ -241,6 +241,20 @@ final class RESPCommandFramerTests: XCTestCase {
         XCTAssertEqual(result.events.map(\.description), ["head@16(1: [])"], "a huge value is worth deciding on")
     }
 
+    func testExtremeLimitsDoNotTrap() {
+        var huge = RESPLimits()
+        (huge.maxDepth, huge.maxBulk, huge.maxArguments, huge.maxInline) = (.max, .max, .max, .max)
+        (huge.captureArguments, huge.captureBytes, huge.decideAfter) = (.max, .max, .max)
+        XCTAssertEqual(outcome("*1\r\n$3\r\nGET\r\nPING\r\n", limits: huge).events.count, 2)
+        var none = RESPLimits()
+        (none.maxDepth, none.maxBulk, none.maxArguments, none.maxInline) = (-1, -1, -1, -1)
+        (none.captureArguments, none.captureBytes, none.decideAfter) = (-1, -1, -1)
+        XCTAssertEqual(outcome("*1\r\n", limits: none).error, "Protocol error: too big mbulk count string")
+        XCTAssertEqual(outcome("P", limits: none).error, "Protocol error: too big inline request")
+        XCTAssertEqual(RESPReplyFramerTests.run(Array("*1\r\n:1\r\n".utf8), [0..<8], limits: huge).replies.count, 1)
+        XCTAssertNotNil(RESPReplyFramerTests.run(Array("+OK\r\n".utf8), [0..<5], limits: none).error)
+    }
+
     // MARK: .head
 
     func testHeadBeforeALargeValue() {

@@ -30,7 +30,7 @@ struct RESPCommand {
         captureBytes = max(0, limits.captureBytes)
         // Reserved once, so the first commands do not grow the arrays step by step. Capped:
         // generous limits must not reserve megabytes per connection up front.
-        bytes.reserveCapacity(min(captureBytes * min(captureArguments, 4), 4096))
+        bytes.reserveCapacity(min(captureBytes, 1024) * min(captureArguments, 4))
         spans.reserveCapacity(min(captureArguments, 16))
     }
 

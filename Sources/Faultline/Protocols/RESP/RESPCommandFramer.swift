@@ -207,10 +207,11 @@ struct RESPCommandFramer {
 
     private mutating func payload(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
         var take = min(payloadLeft, bytes.count - index)
-        if !headReached {
+        if !headReached && take > 0 {
             // Stop where the command outgrows `decideAfter`, so `.head` falls on the same byte
-            // however the input was split.
-            take = min(take, max(1, limits.decideAfter + 1 - commandBytes))
+            // however the input was split. No `decideAfter + 1`: it may be Int.max.
+            let room = commandBytes > limits.decideAfter ? 0 : limits.decideAfter - commandBytes
+            take = min(take - 1, room) + 1
         }
         command.append(UnsafeRawBufferPointer(rebasing: bytes[index..<index + take]))
         index += take
