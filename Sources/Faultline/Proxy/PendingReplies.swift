@@ -29,6 +29,11 @@ struct PendingReply {
     var handshake = false
     /// Whether a request event was sent for it (so its answer gets one too).
     var counted: Bool
+    /// How many top-level answers it gets: (UN)SUBSCRIBE one per channel named (one when it
+    /// names none), anything else one.
+    var answers = 1
+    /// Answered by RESP3 pushes (SUBSCRIBE and UNSUBSCRIBE under RESP3), not by replies.
+    var byPushes = false
 
     init(kind: Kind, arrived: ContinuousClock.Instant, counted: Bool) {
         self.kind = kind
@@ -62,6 +67,20 @@ struct PendingReplies {
             head = 0
         }
         return entry
+    }
+
+    /// The upstream sent a whole reply (`push`: a RESP3 push): the front entry, when it is
+    /// answered by the upstream and this was its last answer, leaves and is returned. A push
+    /// answers only an entry answered by pushes (any push counts: pub/sub messages and
+    /// invalidations are not told apart from confirmations, so one arriving first only lets
+    /// a later answer out early); an error reply answers it whole.
+    mutating func complete(push: Bool) -> PendingReply? {
+        guard !isEmpty, case .upstream = entries[head].kind, !push || entries[head].byPushes else { return nil }
+        if entries[head].answers > 1 && push == entries[head].byPushes {
+            entries[head].answers -= 1
+            return nil
+        }
+        return removeFirst()
     }
 
     /// Changes every entry still waiting.

@@ -233,8 +233,11 @@ final class RedisSession {
         case nil:
             fate = .forward
             switch role {
-            case .subscribe where requestedVersion == 3:
-                return  // answered by a push, not a reply
+            case .subscribe where requestedVersion == 3, .plain where RedisCommandRole.unsubscribes(command):
+                // An answer per channel named: RESP3 pushes, or RESP2 arrays (outside a stream);
+                // answers faultline makes for later commands wait behind them, as in Redis.
+                entry.answers = max(1, command.argumentCount - 1)
+                entry.byPushes = requestedVersion == 3
             case .subscribe, .stream:
                 entry.kind = .stream
                 streamQueued = true
@@ -336,8 +339,7 @@ final class RedisSession {
     }
 
     private func replyCompleted() {
-        guard replies.kind != .push, let entry = pending.first, case .upstream = entry.kind else { return }
-        pending.removeFirst()
+        guard let entry = pending.complete(push: replies.kind == .push) else { return }
         let failed = replies.kind == .error
         if let asked = entry.hello {
             if failed { requestedVersion = version } else { version = asked }

@@ -49,6 +49,12 @@ enum RedisCommandRole: Equatable {
         return false
     }
 
+    /// UNSUBSCRIBE, PUNSUBSCRIBE, SUNSUBSCRIBE (plain commands by role): outside a RESP2
+    /// subscription stream each channel they name gets its own answer, one when they name none.
+    static func unsubscribes(_ command: RESPCommand) -> Bool {
+        command.isNamed("UNSUBSCRIBE") || command.isNamed("PUNSUBSCRIBE") || command.isNamed("SUNSUBSCRIBE")
+    }
+
     /// AUTH or HELLO: the commands that set a connection up.
     var isHandshake: Bool {
         switch self {
