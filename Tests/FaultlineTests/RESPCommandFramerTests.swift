@@ -141,10 +141,26 @@ final class RESPCommandFramerTests: XCTestCase {
         XCTAssertEqual(outcome("ECHO \"\"\r\n").events.first?.arguments, ["ECHO", ""])
     }
 
-    func testInlineNULEndsTheArguments() {
-        XCTAssertEqual(outcome(Array("GET a".utf8) + [0] + Array("b c\r\n".utf8)).events.first?.arguments, ["GET", "a"])
-        XCTAssertEqual(outcome(Array("GET \"a".utf8) + [0] + Array("\"\r\n".utf8)).error,
-                       "Protocol error: unbalanced quotes in request")
+    /// Redis finds line ends with strchr, which stops at a NUL: a line holding one never ends,
+    /// and is refused as too big once past maxInline.
+    func testNULMakesALineEndless() {
+        var limits = RESPLimits()
+        limits.maxInline = 16
+        let nul = "\u{0}"
+        // Each line starts at `start` and runs on past its 16 bytes: then, not before, the error.
+        for (start, input, message) in [
+            (0, "GET a\(nul)b\r\nPING\r\nPING\r\n", "Protocol error: too big inline request"),
+            (0, "*1\(nul)\r\n$4\r\nPING\r\nPING\r\n", "Protocol error: too big mbulk count string"),
+            (4, "*1\r\n$4\(nul)\r\nPING\r\nPING\r\n", "Protocol error: too big bulk count string"),
+            (4, "*1\r\nX\(nul)" + String(repeating: "\r\n", count: 8), "Protocol error: too big bulk count string"),
+        ] {
+            assertError(input, message, limits: limits)
+            let unfinished = outcome(Array(input.utf8.prefix(start + 16)), limits: limits)
+            XCTAssertEqual(unfinished.events, [], input.debugDescription)
+            XCTAssertNil(unfinished.error, input.debugDescription)
+        }
+        XCTAssertEqual(outcome(Array("*1\r\n$3\r\na".utf8) + [0] + Array("b\r\n".utf8)).events.first?.arguments, ["a\u{0}b"],
+                       "a payload is binary")
     }
 
     func testInlineUnbalancedQuotes() {

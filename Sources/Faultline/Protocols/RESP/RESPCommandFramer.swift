@@ -32,6 +32,10 @@ enum CommandScan: Equatable {
 /// - limits apply to the bytes themselves, not to what one read(2) happened to bring: a header
 ///   line longer than `maxInline` without `\r`, or an inline line longer than it without `\n`,
 ///   is an error however the bytes were split.
+/// Where Redis's reading has a quirk, the framer has it too: Redis finds a line's end with
+/// `strchr`, which stops at a NUL byte, so a header or inline line holding a NUL never ends for
+/// Redis — it waits for more and fails as too big past `maxInline`, and so does the framer.
+///
 /// Redis's checks that depend on the client (`unauthenticated multibulk length`, a master's
 /// unlimited bulk length) are the caller's to make.
 struct RESPCommandFramer {
@@ -69,6 +73,8 @@ struct RESPCommandFramer {
     private var lineLength = 0
     /// The first byte of a bulk header line: Redis checks it is `$` once the line is whole.
     private var lineFirst: UInt8 = 0
+    /// The current line holds a NUL: Redis's `strchr` will never find its end.
+    private var lineHasNUL = false
     private var argumentsLeft: Int64 = 0
     private var payloadLeft = 0
     /// Bytes of this command so far; counted only until `.head`, whose third rule it serves.
@@ -122,6 +128,7 @@ struct RESPCommandFramer {
         commandBytes = 0
         headReached = false
         lineLength = 0
+        lineHasNUL = false
         number.reset()
         splitter.reset()
         phase = multibulk ? .countLine : .inline
@@ -132,13 +139,14 @@ struct RESPCommandFramer {
             let byte = bytes[index]
             index += 1
             count(1)
-            if byte == Self.cr {
+            if byte == Self.cr && !lineHasNUL {
                 phase = .countEnd
                 return nil
             }
             // The `*` counts: Redis measures the buffer from the line's first byte.
             lineLength += 1
             guard lineLength <= limits.maxInline else { return fail("Protocol error: too big mbulk count string") }
+            if byte == 0 { lineHasNUL = true }
             if lineLength > 1 { number.feed(byte) }
         }
         return nil
@@ -164,6 +172,7 @@ struct RESPCommandFramer {
     private mutating func startBulkLine() {
         phase = .bulkLine
         lineLength = 0
+        lineHasNUL = false
         number.reset()
     }
 
@@ -172,7 +181,7 @@ struct RESPCommandFramer {
             let byte = bytes[index]
             index += 1
             count(1)
-            if byte == Self.cr {
+            if byte == Self.cr && !lineHasNUL {
                 // An empty line's "first byte" is its `\r`, which Redis reports as ' '.
                 if lineLength == 0 { lineFirst = byte }
                 phase = .bulkEnd
@@ -180,6 +189,7 @@ struct RESPCommandFramer {
             }
             lineLength += 1
             guard lineLength <= limits.maxInline else { return fail("Protocol error: too big bulk count string") }
+            if byte == 0 { lineHasNUL = true }
             if lineLength == 1 {
                 lineFirst = byte
             } else {
@@ -245,7 +255,7 @@ struct RESPCommandFramer {
             let byte = bytes[index]
             index += 1
             count(1)
-            if byte == Self.lf {
+            if byte == Self.lf && !lineHasNUL {
                 guard splitter.finish(into: &command) else {
                     return fail("Protocol error: unbalanced quotes in request")
                 }
@@ -255,6 +265,7 @@ struct RESPCommandFramer {
             }
             lineLength += 1
             guard lineLength <= limits.maxInline else { return fail("Protocol error: too big inline request") }
+            if byte == 0 { lineHasNUL = true }
             splitter.feed(byte, into: &command)
             // Inline arguments are counted as they begin: this byte began one too many.
             if command.argumentCount > limits.captureArguments, let event = head(index) { return event }

@@ -9,7 +9,8 @@
 /// at most one held byte: what it unescapes goes straight into the command's capture.
 ///
 /// `sdssplitargs` reads a C string, so a NUL byte ends the arguments: the rest of the line is
-/// ignored (inside quotes it leaves them unbalanced).
+/// ignored (inside quotes it leaves them unbalanced). Kept for fidelity, though Redis, and so
+/// `RESPCommandFramer`, never ends a line that holds a NUL.
 struct RESPInlineSplitter {
     private enum State: UInt8 {
         /// Between arguments, skipping blanks.
