@@ -410,11 +410,15 @@ final class RedisSession {
         }
     }
 
-    /// The upstream sent bytes that are not RESP: nothing more it says can be trusted.
+    /// The upstream sent bytes that are not RESP: nothing more it says can be trusted. What it
+    /// said before them still reaches the client (it was lost when the link closed at once, a
+    /// reply and the garbage often coming in one read), then the connection closes.
     private func upstreamGarbage(_ error: RESPError) {
         link.log.warning("upstream sent bytes that are not RESP (\(error.message)); closing the connection")
         link.proxy.bus.emit(.protocolError(fromClient: false, message: error.message), proxy: link.proxy.name, link: link.id)
-        link.close(resetClient: false, resetUpstream: false)
+        if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
+        halted = true
+        closeAtCommand(reset: false, fault: "")
     }
 
     private func sendToClient() {
