@@ -95,6 +95,7 @@ final class RESPReplyFramerTests: XCTestCase {
         assertOneReply("$0\r\n\r\n")
         assertOneReply("$4\r\na\r\nb\r\n", .other)
         assertOneReply("=15\r\ntxt:Some string\r\n")
+        assertOneReply("=4\r\nmkd:\r\n")
         assertOneReply("!21\r\nSYNTAX invalid syntax\r\n", .error, errorText: "SYNTAX invalid syntax")
     }
 
@@ -207,6 +208,8 @@ final class RESPReplyFramerTests: XCTestCase {
             ("!?\r\n", "invalid '!' length"),
             ("$536870913\r\n", "'$' length 536870913 out of range"),
             ("=3\r\nabc\r\n", "verbatim string shorter than its format"),
+            ("=4\r\ntxtX\r\n", "verbatim string without ':' after its 3-byte format"),
+            ("=5\r\nmkd;x\r\n", "verbatim string without ':' after its 3-byte format"),
             ("$3\r\nabcd", "payload not followed by CRLF"),
             ("$3\r\nabc\rX", "payload not followed by CRLF"),
             ("%-1\r\n", "'%' length -1 out of range"),

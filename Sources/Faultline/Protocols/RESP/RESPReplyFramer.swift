@@ -17,7 +17,8 @@ enum ReplyScan: Equatable {
 /// `*1\r\n*1\r\n…` reaches `maxDepth` and fails instead of the call stack.
 ///
 /// Numbers (`:` and every length) follow `string2ll` as hiredis does; `_` must be empty, `#`
-/// must be `t` or `f`, `(` an optionally signed run of digits, `,` any non-empty line. RESP2's
+/// must be `t` or `f`, `(` an optionally signed run of digits, `,` any non-empty line, and `=`
+/// must start with its format and `:` (`txt:`). RESP2's
 /// nulls `$-1` and `*-1` are values; no other negative length is. A line's `\r` must be followed
 /// by `\n`, and a payload by `\r\n`. An attribute (`|`) annotates the value that follows it and
 /// is part of that value's reply; it may come before any value at any depth, but not before a
@@ -83,6 +84,8 @@ struct RESPReplyFramer {
     /// For `(`: every byte so far fits an optionally signed integer.
     private var bigNumber = true
     private var payloadLeft = 0
+    /// Bytes of the payload seen so far, for the `:` a verbatim string has at offset 3.
+    private var payloadSeen = 0
     /// The payload's type byte: `$`, `!`, `=`, or `;` for a streamed string's chunk.
     private var payloadType: UInt8 = 0
     /// The current line or payload is the top-level error's text.
@@ -251,13 +254,14 @@ struct RESPReplyFramer {
         guard let length = number.value else { return .failed("invalid '\(type)' length") }
         if length == -1 && lineType == UInt8(ascii: "$") { return valueDone() }
         guard length >= 0, length <= limits.maxBulk else { return .failed("'\(type)' length \(length) out of range") }
-        // `=` starts with a 3-byte format and `:` (`txt:`).
+        // `=` starts with a 3-byte format and `:` (`txt:`); the `:` is checked as it passes.
         guard lineType != UInt8(ascii: "=") || length >= 4 else { return .failed("verbatim string shorter than its format") }
         return startPayload(length, type: lineType)
     }
 
     private mutating func startPayload(_ length: Int64, type: UInt8) -> Step {
         payloadLeft = Int(length)
+        payloadSeen = 0
         payloadType = type
         phase = .payload
         return .more
@@ -324,6 +328,11 @@ struct RESPReplyFramer {
 
     private mutating func payload(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> Step {
         let take = min(payloadLeft, bytes.count - index)
+        if payloadType == UInt8(ascii: "=") && payloadSeen <= 3 && 3 < payloadSeen + take
+            && bytes[index + 3 - payloadSeen] != UInt8(ascii: ":") {
+            return .failed("verbatim string without ':' after its 3-byte format")
+        }
+        payloadSeen += take
         if capturingError && errorBytes.count < Self.errorCapture {
             let kept = min(take, Self.errorCapture - errorBytes.count)
             errorBytes.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[index..<index + kept]))
