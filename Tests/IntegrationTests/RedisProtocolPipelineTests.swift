@@ -1,0 +1,182 @@
+import Foundation
+import Glibc
+import XCTest
+
+/// Pipelines and big values through `--protocol redis`: every reply in its command's place when
+/// faultline answers some of them, however the client's bytes were split; 16 MB values intact;
+/// redis-benchmark with 16-deep pipelines on 20 connections.
+final class RedisProtocolPipelineTests: RedisProtocolCase {
+    func testRedisPyPipelineOfAThousandKeepsEveryReplyInPlace() throws {
+        try checkRedisPyPipeline(tls: false)
+    }
+
+    func testRawPipelineSplitAtOddBoundariesKeepsEveryReplyInPlace() throws {
+        try checkRawSplitPipeline(tls: false)
+    }
+
+    func testSixteenMegabyteValueIntactWithAndWithoutFaults() throws {
+        try checkBigValue(tls: false)
+    }
+
+    /// redis-benchmark -P 16 -c 20 -n 100000 -t set,get -a PASS: completes, every reply an
+    /// answer (no error line), and the SETs reached redis-server.
+    func testRedisBenchmarkPipelinedThroughTheProxy() throws {
+        let benchmark = try TLSTools.require("redis-benchmark", package: "redis-tools")
+        let proxy = try startProxy([])
+        let started = monotonicSeconds()
+        let (ended, stdout, stderr) = try runCommand(benchmark, [
+            "-h", "127.0.0.1", "-p", "\(proxy.port)", "-a", Self.password, "-P", "16", "-c", "20", "-n", "100000",
+            "-t", "set,get", "-q",
+        ], timeout: 120)
+        let seconds = monotonicSeconds() - started
+        XCTAssertEqual(ended, .exited(0), "redis-benchmark: \(stderr)\n\(stdout)")
+        let lines = stdout.split(whereSeparator: { $0 == "\r" || $0 == "\n" })
+        for command in ["SET", "GET"] {
+            XCTAssertTrue(lines.contains { $0.hasPrefix("\(command): ") && $0.contains("requests per second") },
+                          "no \(command) result in:\n\(stdout)")
+        }
+        XCTAssertFalse(stdout.contains("ERR") || stderr.contains("ERR") || stdout.contains("Error"), "\(stdout)\n\(stderr)")
+        // redis-benchmark 7 writes 3 random bytes (-d 3) to the one key it uses without -r.
+        XCTAssertEqual(try direct("STRLEN", "key:__rand_int__"), ":3\r\n", "the SETs reached redis-server")
+        XCTAssertTrue(proxy.process.isRunning)
+        print("redis-benchmark -P 16 -c 20 -n 100000 through --protocol redis: \(String(format: "%.1f", seconds)) s")
+    }
+}
+
+extension RedisProtocolCase {
+    /// 1,000 commands in one redis-py pipeline (transaction=False): SET pipe:i, GET pipe:i
+    /// alternating; `redis.error READONLY` on every 3rd GET. Each reply is in its place: True for
+    /// the SETs, ReadOnlyError for GETs 3, 6, 9…, the value for the other GETs.
+    func checkRedisPyPipeline(tls: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+        let proxy = try startProxy(["redis.error:error=READONLY,commands=GET,every=3"], tls: tls)
+        let result = try pythonOne("pipeline", port: proxy.port, tls: tls, ["--count", "1000"], file: file, line: line)
+        let results = try XCTUnwrap(result["results"] as? [String], file: file, line: line)
+        XCTAssertEqual(results.count, 1000, file: file, line: line)
+        var expected: [String] = []
+        for index in 0..<1000 {
+            let pair = index / 2
+            if index % 2 == 0 {
+                expected.append("True")
+            } else if (pair + 1) % 3 == 0 {
+                expected.append("!ReadOnlyError: You can't write against a read only replica.")
+            } else {
+                expected.append("value-\(pair)")
+            }
+        }
+        let wrong = zip(expected, results).enumerated().filter { $0.element.0 != $0.element.1 }
+        XCTAssertTrue(wrong.isEmpty, "\(wrong.count) replies out of place, first: \(wrong.prefix(3))", file: file, line: line)
+        XCTAssertEqual(expected.filter { $0.hasPrefix("!") }.count, 166, file: file, line: line)
+    }
+
+    /// The same kind of pipeline over a raw socket, sent in pieces of 1, 2, 3, 5, 7, 11, 13,
+    /// 17, 101 and 499 bytes (TCP_NODELAY, a pause between pieces, so commands, headers and
+    /// values arrive split everywhere), with inline PINGs among them: the reply bytes are
+    /// exactly Redis's, with faultline's errors in their places.
+    func checkRawSplitPipeline(tls: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+        let proxy = try startProxy(["redis.error:error=READONLY,commands=GET,every=3"], tls: tls)
+        let connection = try authenticated(port: proxy.port, tls: tls, file: file, line: line)
+        var request: [UInt8] = []
+        var expected = ""
+        var gets = 0
+        for index in 0..<150 {
+            let value = String(repeating: "v\(index)-", count: index % 7 + 1)
+            request += resp("SET", "split:\(index)", value)
+            expected += "+OK\r\n"
+            request += resp("GET", "split:\(index)")
+            gets += 1
+            expected += gets % 3 == 0 ? "-READONLY You can't write against a read only replica.\r\n" : bulk(value)
+            if index % 10 == 0 {
+                request += Array("PING\r\n".utf8)
+                expected += "+PONG\r\n"
+            }
+        }
+        let pieces = [1, 2, 3, 5, 7, 11, 13, 17, 101, 499]
+        var offset = 0
+        var turn = 0
+        while offset < request.count {
+            let size = min(pieces[turn % pieces.count], request.count - offset)
+            try connection.send(Array(request[offset..<offset + size]))
+            offset += size
+            turn += 1
+            if turn % 3 == 0 { usleep(300) }
+        }
+        // The replies (a few KB) wait in the socket buffers while the pieces go out.
+        var replies = ""
+        while replies.utf8.count < expected.utf8.count {
+            replies += try connection.replyText(timeout: 20)
+        }
+        XCTAssertEqual(replies, expected, file: file, line: line)
+    }
+
+    /// A 16 MB value (SET then GET through the proxy, read back from redis-server directly):
+    /// the same sha256 everywhere, with no fault, with faults active that match other commands
+    /// and keys, and with a delay on the GET of the big key itself.
+    func checkBigValue(tls: Bool, file: StaticString = #filePath, line: UInt = #line) throws {
+        let setups: [(String, [String])] = [
+            ("no fault", []),
+            ("faults on other commands and keys", ["redis.delay:delay=200ms,commands=PING",
+                                                   "redis.error:error=OOM,commands=SET,keys=other:*"]),
+            ("a delay on this GET", ["redis.delay:delay=300ms,commands=GET,keys=big:*"]),
+        ]
+        for (name, faults) in setups {
+            let proxy = try startProxy(faults, tls: tls)
+            let result = try pythonOne("big", port: proxy.port, tls: tls, ["--size", "\(16 << 20)"], timeout: 120, file: file, line: line)
+            XCTAssertEqual(result["set"] as? Bool, true, name, file: file, line: line)
+            XCTAssertEqual(result["length"] as? Int, 16 << 20, name, file: file, line: line)
+            let sent = try XCTUnwrap(result["sent"] as? String, file: file, line: line)
+            XCTAssertEqual(result["got"] as? String, sent, "\(name): GET through the proxy", file: file, line: line)
+            XCTAssertEqual(result["direct"] as? String, sent, "\(name): what redis-server holds", file: file, line: line)
+            if name == "a delay on this GET" {
+                XCTAssertGreaterThanOrEqual(result["seconds"] as? Double ?? 0, 0.3, "the GET's reply was held", file: file, line: line)
+            }
+        }
+    }
+}
+
+/// A deep pipeline against a client that does not read at first: 200,000 GETs, every 2nd
+/// answered LOADING by faultline, sent while nothing is read for a second (faultline stops
+/// reading the client once its answers pile up, the client's sends block), then read whole:
+/// every reply in its place.
+final class RedisProtocolDeepPipelineTests: RedisProtocolCase {
+    func testTwoHundredThousandCommandsAgainstASlowReader() throws {
+        let proxy = try startProxy(["redis.error:error=LOADING,commands=GET,every=2"])
+        let count = 200_000
+        let fd = try Sock.connect(port: proxy.port, timeout: 60)
+        defer { Sock.close(fd) }
+        try Sock.sendAll(fd, resp("AUTH", Self.password))
+        XCTAssertEqual(try Sock.readExactly(fd, 5), Array("+OK\r\n".utf8))
+        let command = resp("GET", "deep:missing")
+        let batch = Array(repeating: command, count: 1000).flatMap { $0 }
+        let sender = Worker<Int>("deep pipeline sender") {
+            var sent = 0
+            while sent < count {
+                try Sock.sendAll(fd, batch)
+                sent += 1000
+            }
+            return sent
+        }
+        sleep(1)
+        let missing = Array("$-1\r\n".utf8)
+        let loading = Array("-LOADING Redis is loading the dataset in memory\r\n".utf8)
+        let expectedLength = count / 2 * (missing.count + loading.count)
+        var received: [UInt8] = []
+        received.reserveCapacity(expectedLength)
+        var chunk = [UInt8](repeating: 0, count: 256 * 1024)
+        while received.count < expectedLength {
+            let outcome = chunk.withUnsafeMutableBytes { Sock.receive(fd, into: $0) }
+            guard case .bytes(let got) = outcome else { return XCTFail("after \(received.count) bytes: \(outcome)") }
+            received += chunk[0..<got]
+        }
+        XCTAssertEqual(try sender.join(timeout: 60), count)
+        XCTAssertEqual(received.count, expectedLength)
+        var offset = 0
+        for index in 0..<count {
+            let expected = index % 2 == 1 ? loading : missing
+            guard received[offset..<offset + expected.count].elementsEqual(expected) else {
+                return XCTFail("reply \(index) out of place: \(String(decoding: received[offset..<min(offset + 60, received.count)], as: UTF8.self).debugDescription)")
+            }
+            offset += expected.count
+        }
+        XCTAssertTrue(Sock.waitReadable(fd, timeout: 0.2) == false, "more bytes than replies")
+    }
+}
