@@ -56,6 +56,22 @@ final class RedisProtocolFaultTests: RedisProtocolCase {
         XCTAssertEqual(try connection.call("GET", "live:key"), bulk("v"))
     }
 
+    /// A hang decided on a large command's head (the first 64 KB of a 4 MB SET): the rest of the
+    /// value waits unread with it, and when the fault goes the whole SET reaches Redis.
+    func testHungLargeCommandGoesOnWholeWhenTheFaultGoes() throws {
+        let (proxy, _) = try inProcessProxy(["redis.hang:commands=SET"])
+        defer { proxy.stop() }
+        let connection = try authenticated(port: proxy.port)
+        let value = String(repeating: "0123456789abcdef", count: 1 << 18)
+        let sender = Worker<Void>("large SET") { [connection] in try connection.send(resp("SET", "hung:big", value) + resp("PING")) }
+        XCTAssertTrue(connection.isSilent(for: 0.5))
+        XCTAssertTrue(try proxy.removeFault(named: "redis.hang"))
+        try sender.join(timeout: 10)
+        XCTAssertEqual(try connection.replyText(timeout: 10), "+OK\r\n")
+        XCTAssertEqual(try connection.replyText(timeout: 10), "+PONG\r\n")
+        XCTAssertEqual(try direct("STRLEN", "hung:big"), ":\(value.utf8.count)\r\n")
+    }
+
     /// how=fin: the replies owed before the matching command arrive, then a FIN; redis-py says
     /// "Connection closed by server.".
     func testCloseFinDeliversEarlierRepliesThenEnds() throws {

@@ -18,6 +18,21 @@ final class RedisProtocolPipelineTests: RedisProtocolCase {
         try checkBigValue(tls: false)
     }
 
+    /// probability=0.5 picks the same GETs for the same seed (a run repeats), other ones for
+    /// another seed, and about half of them.
+    func testProbabilityPicksTheSameCommandsForTheSameSeed() throws {
+        func errors(seed: UInt64) throws -> [Int] {
+            let proxy = try startProxy(["redis.error:error=LOADING,commands=GET,probability=0.5"], seed: seed)
+            let connection = try authenticated(port: proxy.port)
+            try connection.send(Array(repeating: resp("GET", "chance"), count: 200).flatMap { $0 })
+            return try (0..<200).filter { _ in try connection.replyText().hasPrefix("-LOADING") }
+        }
+        let first = try errors(seed: 42)
+        XCTAssertEqual(try errors(seed: 42), first)
+        XCTAssertNotEqual(try errors(seed: 43), first)
+        XCTAssertTrue((60...140).contains(first.count), "\(first.count) of 200 picked")
+    }
+
     /// redis-benchmark -P 16 -c 20 -n 100000 -t set,get -a PASS: completes, every reply an
     /// answer (no error line), and the SETs reached redis-server.
     func testRedisBenchmarkPipelinedThroughTheProxy() throws {

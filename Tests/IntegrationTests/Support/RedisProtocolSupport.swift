@@ -174,8 +174,9 @@ func resp(_ arguments: String...) -> [UInt8] { resp(arguments) }
 func bulk(_ text: String) -> String { "$\(text.utf8.count)\r\n\(text)\r\n" }
 
 /// One raw client connection speaking RESP (RESP2 or RESP3) over a plain socket or a TLS
-/// stream: it sends bytes exactly as given and reads replies whole, as their bytes.
-final class RawRedis {
+/// stream: it sends bytes exactly as given and reads replies whole, as their bytes. One thread
+/// at a time, except that on a plain socket one thread may send while another reads.
+final class RawRedis: @unchecked Sendable {
     private var fd: Int32 = -1
     private var stream: TLSStream?
     private var buffer: [UInt8] = []
