@@ -195,3 +195,51 @@ final class RedisProtocolDeepPipelineTests: RedisProtocolCase {
         XCTAssertTrue(Sock.waitReadable(fd, timeout: 0.2) == false, "more bytes than replies")
     }
 }
+
+/// Twenty clients at once, each pipelining 3,000 commands in uneven pieces while faults answer
+/// and hold some of them by key (`*:err` answered LOADING, `*:slow` held 3 ms): each client
+/// reads exactly its own replies, in its own order, with Redis's values where Redis answered.
+final class RedisProtocolConcurrentPipelineTests: RedisProtocolCase {
+    func testTwentyPipeliningClientsEachGetTheirRepliesInOrder() throws {
+        let proxy = try startProxy(["redis.error:error=LOADING,keys=*:err", "redis.delay:delay=3ms,keys=*:slow"])
+        let port = proxy.port
+        let password = Self.password
+        let workers = (0..<20).map { client in
+            Worker<String>("client \(client)") {
+                let loading = "-LOADING Redis is loading the dataset in memory\r\n"
+                var request: [UInt8] = []
+                var expected = ""
+                var counters: [String: Int] = [:]
+                for index in 0..<1000 {
+                    let suffix = ["plain", "err", "slow"][(index + client) % 3]
+                    let key = "c\(client):\(index % 10):\(suffix)"
+                    request += resp("SET", key, "v\(index)") + resp("GET", key) + resp("INCR", "c\(client):n:\(suffix)")
+                    if suffix == "err" {
+                        expected += loading + loading + loading
+                    } else {
+                        counters[suffix, default: 0] += 1
+                        expected += "+OK\r\n" + bulk("v\(index)") + ":\(counters[suffix]!)\r\n"
+                    }
+                }
+                let connection = try RawRedis(port: port, timeout: 30)
+                defer { connection.close() }
+                guard try connection.call("AUTH", password) == "+OK\r\n" else { return "AUTH failed" }
+                var random = SplitMix(seed: UInt64(client))
+                var offset = 0
+                while offset < request.count {
+                    let size = min(Int(random.next() % 3000) + 1, request.count - offset)
+                    try connection.send(Array(request[offset..<offset + size]))
+                    offset += size
+                }
+                var replies = ""
+                while replies.utf8.count < expected.utf8.count {
+                    replies += try connection.replyText(timeout: 20)
+                }
+                return replies == expected ? "ok" : "replies differ from the \(zip(replies, expected).prefix { $0 == $1 }.count)th character"
+            }
+        }
+        for (client, worker) in workers.enumerated() {
+            XCTAssertEqual(try worker.join(timeout: 60), "ok", "client \(client)")
+        }
+    }
+}
