@@ -71,6 +71,9 @@ final class Pipe {
     var remaining: Int?
     /// `tcp.slow_close`: how long the FIN waits once everything is written.
     var finishDelay: Duration?
+    /// The end is the server's orderly close though its stream did not end (Redis closing after
+    /// a protocol error or at `redis.close`): a TLS sink gets close_notify, as Redis sends it.
+    var endsCleanly = false
     private var finishTimer: Timer?
     private let loop: EventLoop
     private let live: LiveToken
@@ -353,7 +356,7 @@ final class Pipe {
         // close_notify tells a TLS peer the stream is complete: only when the source really
         // ended. Cut short (a shutdown's drain, tcp.limit_data), the peer gets the bare FIN and
         // sees the truncation, as it would from a server that died mid-stream.
-        if sourceAtEOF { sinkTLS?.closeNotify() }
+        if sourceAtEOF || endsCleanly { sinkTLS?.closeNotify() }
         // When the link closes right after, close() sends this FIN: one syscall fewer.
         if !link.closesWhenFinished(self) { Socket.shutdownWrite(sink) }
         link.pipeFinished(self)

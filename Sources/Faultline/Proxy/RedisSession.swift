@@ -399,13 +399,14 @@ final class RedisSession {
 
     /// `redis.close` (or a protocol error) reached its turn: earlier answers go out, then the
     /// connection closes; what the upstream sends after is never delivered.
-    private func closeAtCommand(reset: Bool, fault: String) {
+    private func closeAtCommand(reset: Bool, fault: String, cleanly: Bool = true) {
         sendToClient()
         if !fault.isEmpty { link.fired(fault, reset ? "reset" : "closed") }
         if reset { return link.close(resetClient: true, resetUpstream: false) }
         if let pipe = link.pipe(.downstream) {
             if let intake = pipe.intakeBuffer { evbuffer_drain(intake, evbuffer_get_length(intake)) }
             link.closeWhenFinished = true
+            pipe.endsCleanly = cleanly  // as Redis over TLS: close_notify, not a bare FIN (a truncation)
             pipe.stopReading()
         }
     }
@@ -418,7 +419,7 @@ final class RedisSession {
         link.proxy.bus.emit(.protocolError(fromClient: false, message: error.message), proxy: link.proxy.name, link: link.id)
         if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
         halted = true
-        closeAtCommand(reset: false, fault: "")
+        closeAtCommand(reset: false, fault: "", cleanly: false)  // the server broke: no clean end
     }
 
     private func sendToClient() {
