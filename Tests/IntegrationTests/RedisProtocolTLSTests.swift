@@ -32,6 +32,27 @@ final class RedisProtocolTLSTests: RedisProtocolCase {
         try checkHugeDeclarations(tls: true)
     }
 
+    /// redis.close over TLS: the replies owed arrive, then how=fin ends with close_notify, as
+    /// redis-server over TLS closes a connection, and how=rst with the RST alone; redis-py says
+    /// "Connection closed by server." for fin, and for rst the same or the reset, depending on
+    /// whether OpenSSL met the RST while reading ahead (it then reports a bare EOF).
+    func testCloseOverTLS() throws {
+        for how in ["fin", "rst"] {
+            let proxy = try startProxy(["redis.close:commands=GET,how=\(how)"], tls: true)
+            let result = try pythonOne("call", port: proxy.port, tls: true, ["--resp", "2", "--command", "GET", "k"])
+            XCTAssertEqual(result["error"] as? String, "ConnectionError", "\(how): \(result)")
+            let texts = ["Connection closed by server."]
+                + (how == "rst" ? ["Error while reading from 127.0.0.1:\(proxy.port) : (104, 'Connection reset by peer')"] : [])
+            XCTAssertTrue(texts.contains(result["message"] as? String ?? ""), "\(how): \(result)")
+            let connection = try authenticated(port: proxy.port, tls: true)
+            try connection.send(resp("PING") + resp("GET", "k"))
+            let (bytes, end) = connection.readToEnd(timeout: 5)
+            XCTAssertEqual(String(decoding: bytes, as: UTF8.self), "+PONG\r\n", how)
+            XCTAssertTrue(how == "fin" ? end == "close_notify" : ["EOF", "RST"].contains(end), "\(how): \(end)")
+            assertNoLibeventWarnings(proxy)
+        }
+    }
+
     /// On a TLS proxy the maxclients error comes after the handshake, so a TLS client reads it:
     /// redis-py over TLS raises ConnectionError("max number of clients reached").
     func testMaxClientsAfterTheHandshake() throws {

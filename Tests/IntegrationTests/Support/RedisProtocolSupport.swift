@@ -246,14 +246,16 @@ final class RawRedis: @unchecked Sendable {
     }
 
     /// Everything until the connection ends, and how it ended: `EOF`, `RST`, or `open` when
-    /// it was still open after `timeout`.
+    /// it was still open after `timeout`; over TLS `close_notify` for an orderly TLS close and
+    /// `EOF` for a TCP end without one.
     func readToEnd(timeout: Double = 10) -> (bytes: [UInt8], end: String) {
         var bytes = buffer
         buffer = []
         if let stream {
             let (more, end) = stream.readToEnd(timeout: timeout)
             switch end {
-            case .closeNotify, .eofWithoutCloseNotify: return (bytes + more, "EOF")
+            case .closeNotify: return (bytes + more, "close_notify")
+            case .eofWithoutCloseNotify: return (bytes + more, "EOF")
             case .reset: return (bytes + more, "RST")
             case .failed(let text): return (bytes + more, text.contains("timed out") ? "open" : "failed: \(text)")
             }
