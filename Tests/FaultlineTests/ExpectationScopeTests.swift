@@ -121,7 +121,7 @@ final class ExpectationScopeTests: XCTestCase {
 
     func testKindsListEveryExpectationWithItsParameters() {
         XCTAssertEqual(ExpectationSpec.kinds.map(\.name), [
-            "max_connection_attempts", "max_requests", "max_rate", "backoff", "quiet_after_failures",
+            "max_connection_attempts", "max_requests", "max_auth_attempts", "max_rate", "backoff", "quiet_after_failures",
             "probe_after", "first_success_within", "no_request", "client_rejects_certificate",
         ])
         for kind in ExpectationSpec.kinds {

@@ -43,6 +43,9 @@ extension Proxy {
         return true
     }
 
+    /// Whether a fault acting on Redis commands is active (a link then decides each command).
+    var hasCommandFaults: Bool { faultStates.contains { $0.redis != nil } }
+
     /// Removes every fault.
     public func removeAllFaults() {
         faults.forEach { removeFault(named: $0.name) }

@@ -11,49 +11,53 @@ import CEvent
 /// replies: `[scanned, to deliver][not scanned]`.
 /// Bytes leave in batches (one evbuffer move and one write per read, not per message).
 final class RedisSession {
+    // Stored state is internal, not private, for the reply side in RedisSession+Replies.swift;
+    // nothing outside the session touches it.
     /// The link owns the session and closes it first; see `Pipe.link` for `unowned(unsafe)`.
-    private unowned(unsafe) let link: Link
-    private var commands = RESPCommandFramer()
-    private var replies = RESPReplyFramer()
-    private var pending = PendingReplies()
-    private var forwardable = 0
-    private var commandScanned = 0
+    unowned(unsafe) let link: Link
+    var commands = RESPCommandFramer()
+    var replies = RESPReplyFramer()
+    var pending = PendingReplies()
+    var forwardable = 0
+    var commandScanned = 0
     /// What happens to the bytes of the command being scanned.
-    private enum Fate { case undecided, forward, drop }
-    private var fate = Fate.undecided
+    enum Fate { case undecided, forward, drop }
+    var fate = Fate.undecided
     /// The command at the intake's front met `redis.hang`: nothing is read past it until the
     /// fault goes.
-    private var hungCommand = false
-    private var commandComplete = false
+    var hungCommand = false
+    var commandComplete = false
+    /// The command being scanned has its pending entry (and its request event).
+    var commandRecorded = false
     /// A close is queued (redis.close, a protocol error): the client's bytes are discarded.
-    private var halted = false
+    var halted = false
     /// Too much waits for the client (answers, a deep pipeline): commands wait in the intake.
-    private var waitingForClient = false
-    private var replyScanned = 0
+    var waitingForClient = false
+    var replyScanned = 0
     /// A `.stream` entry is queued: later commands are forwarded as they are, uncounted.
-    private var streamQueued = false
+    var streamQueued = false
     /// Its reply arrived: the upstream's bytes pass as they come.
-    private var streaming = false
+    var streaming = false
     /// RESP version the connection speaks (HELLO 3 switches it); `requested` counts HELLOs
     /// still unanswered, so SUBSCRIBE right after HELLO 3 is read as RESP3.
-    private var version = 2
-    private var requestedVersion = 2
-    private var commandIndex: UInt64 = 0
-    private var upstreamEnded = false
+    var version = 2
+    var requestedVersion = 2
+    var commandIndex: UInt64 = 0
+    var upstreamEnded = false
     /// A pass over each direction is under way; a call meanwhile (a flush draining the client's
     /// buffer, a fault removed) asks for one more pass instead of nesting, so no wake-up is lost.
-    private var processingCommands = false
-    private var commandsAgain = false
-    private var processingReplies = false
-    private var repliesAgain = false
-    private var releaseTimer: Timer?
-    private let toUpstream: OpaquePointer
-    private let toClient: OpaquePointer
-    private lazy var clientHost = Socket.peerHost(link.client)
+    var processingCommands = false
+    var commandsAgain = false
+    var processingReplies = false
+    var repliesAgain = false
+    var releaseTimer: Timer?
+    let toUpstream: OpaquePointer
+    let toClient: OpaquePointer
+    lazy var clientHost = Socket.peerHost(link.client)
     /// Most commands waiting for answers before the client's further commands wait unread.
-    private static let maxPending = 65_536
+    static let maxPending = 65_536
 
-    private let live: LiveToken
+    let live: LiveToken
 
     init(link: Link) {
         self.link = link
@@ -140,6 +144,12 @@ final class RedisSession {
             }
             let offset = forwardable + commandScanned
             guard offset < evbuffer_get_length(intake) else { break }
+            if fate == .undecided && commands.atBoundary && !link.proxy.hasCommandFaults {
+                // No fault could act on it: its bytes go on as they come, so a server that
+                // answers a command's header before its end (Redis refusing an unauthenticated
+                // `*2147483647`) is heard as directly. Its facts are still recorded below.
+                fate = .forward
+            }
             let result = commands.scan(EvbufferBytes.segment(intake, from: offset))
             switch result {
             case .needMore(let consumed):
@@ -148,14 +158,17 @@ final class RedisSession {
             case .head(let consumed):
                 commandScanned += consumed
                 commandComplete = false
-                if fate == .undecided { decide() }
+                if !commandRecorded { decide() }
                 settleScanned(intake)
             case .complete(let consumed):
                 commandScanned += consumed
                 commandComplete = true
-                if fate == .undecided { decide() }
+                if !commandRecorded { decide() }
                 settleScanned(intake)
-                if !hungCommand { fate = .undecided }
+                if !hungCommand {
+                    fate = .undecided
+                    commandRecorded = false
+                }
             case .error(let error):
                 clientGarbage(error, intake: intake)
             }
@@ -196,8 +209,11 @@ final class RedisSession {
         sendToClient()
     }
 
-    /// The faults decide what happens to the command just framed.
+    /// The faults decide what happens to the command just framed (unless it was forwarded from
+    /// its first byte, no fault being active then), and its pending entry and request event
+    /// are made.
     private func decide() {
+        commandRecorded = true
         commandIndex &+= 1
         let command = commands.command
         let role = RedisCommandRole.of(command)
@@ -205,7 +221,7 @@ final class RedisSession {
             fate = .forward
             return
         }
-        let plan = RedisDecision(session: self, command: command, role: role)
+        let plan = fate == .forward ? RedisDecision() : RedisDecision(session: self, command: command, role: role)
         let counted = !(role == .subscribe && requestedVersion == 3)
         if counted && link.proxy.bus.isObserved {
             link.proxy.bus.emit(.requestStarted(detail: RedisCommandKeys.detail(of: command, role: role)),
@@ -263,7 +279,10 @@ final class RedisSession {
         }
         hungEntry = nil
         if let intake = link.pipe(.upstream)?.intakeBuffer { settleScanned(intake) }
-        if commandComplete { fate = .undecided }
+        if commandComplete {
+            fate = .undecided
+            commandRecorded = false
+        }
         processCommands()
     }
 
@@ -278,153 +297,6 @@ final class RedisSession {
         halted = true
         pending.append(PendingReply(kind: .protocolError(error.message), arrived: .now, counted: false))
         pending.append(PendingReply(kind: .close(reset: false, fault: ""), arrived: .now, counted: false))
-    }
-
-    // MARK: replies
-
-    private func processReplies() {
-        if processingReplies {
-            repliesAgain = true
-            return
-        }
-        processingReplies = true
-        defer { processingReplies = false }
-        repeat {
-            repliesAgain = false
-            replyPass()
-        } while repliesAgain
-    }
-
-    private func replyPass() {
-        guard let pipe = link.pipe(.downstream) else { return }
-        guard let intake = pipe.intakeBuffer else {
-            // Nothing came from the upstream yet: only faultline's own answers can be due.
-            pumpAnswers()
-            return sendToClient()
-        }
-        while pumpAnswers() {
-            let length = evbuffer_get_length(intake)
-            if streaming {
-                replyScanned = length
-                break
-            }
-            guard replyScanned < length else { break }
-            if replies.atBoundary, let front = pending.first, let release = front.releaseAt, release > .now {
-                holdUntil(release)
-                break
-            }
-            switch replies.scan(EvbufferBytes.segment(intake, from: replyScanned)) {
-            case .needMore(let consumed):
-                replyScanned += consumed
-            case .complete(let consumed):
-                replyScanned += consumed
-                replyCompleted()
-            case .error(let error):
-                return upstreamGarbage(error)
-            }
-        }
-        if upstreamEnded, pending.first?.releaseAt.map({ $0 <= .now }) ?? true {
-            replyScanned = evbuffer_get_length(intake)
-        }
-        deliverScanned(intake)
-        sendToClient()
-        pipe.resumeReading()
-        if waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
-    }
-
-    private func deliverScanned(_ intake: OpaquePointer) {
-        guard replyScanned > 0 else { return }
-        evbuffer_remove_buffer(intake, toClient, replyScanned)
-        replyScanned = 0
-    }
-
-    private func replyCompleted() {
-        guard let entry = pending.complete(push: replies.kind == .push) else { return }
-        let failed = replies.kind == .error
-        if let asked = entry.hello {
-            if failed { requestedVersion = version } else { version = asked }
-        }
-        guard entry.counted, link.proxy.bus.isObserved else { return }
-        link.proxy.bus.emit(.requestAnswered(error: failed ? replies.errorPrefix : nil, byFaultline: false,
-                                             latency: .now - entry.arrived, handshake: entry.handshake),
-                            proxy: link.proxy.name, link: link.id)
-    }
-
-    /// Delivers what waits at the front of `pending` and is faultline's to say; false when
-    /// the front is held or the link closes.
-    @discardableResult
-    private func pumpAnswers() -> Bool {
-        while replies.atBoundary, let front = pending.first {
-            if let release = front.releaseAt, release > .now {
-                if case .upstream = front.kind { return true }
-                holdUntil(release)
-                return false
-            }
-            switch front.kind {
-            case .upstream:
-                return true
-            case .stream:
-                pending.removeFirst()
-                streaming = true
-                if front.counted && link.proxy.bus.isObserved {
-                    link.proxy.bus.emit(.requestAnswered(error: nil, byFaultline: false, latency: .now - front.arrived,
-                                                         handshake: false),
-                                        proxy: link.proxy.name, link: link.id)
-                }
-                return true
-            case .answer(let text), .protocolError(let text):
-                if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
-                pending.removeFirst()
-                if case .protocolError = front.kind { RESPEncoder.protocolError(text, into: toClient) } else { RESPEncoder.error(text, into: toClient) }
-                if front.counted && link.proxy.bus.isObserved {
-                    let prefix = String(text.prefix { $0 != " " })
-                    link.proxy.bus.emit(.requestAnswered(error: prefix, byFaultline: true, latency: .now - front.arrived,
-                                                         handshake: front.handshake),
-                                        proxy: link.proxy.name, link: link.id)
-                }
-            case .close(let reset, let fault):
-                if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
-                pending.removeFirst()
-                closeAtCommand(reset: reset, fault: fault)
-                return false
-            }
-        }
-        return true
-    }
-
-    private func holdUntil(_ release: ContinuousClock.Instant) {
-        if releaseTimer == nil { releaseTimer = Timer(loop: link.loop) { [unowned self] in processReplies() } }
-        releaseTimer?.schedule(after: max(.zero, release - .now))
-    }
-
-    /// `redis.close` (or a protocol error) reached its turn: earlier answers go out, then the
-    /// connection closes; what the upstream sends after is never delivered.
-    private func closeAtCommand(reset: Bool, fault: String, cleanly: Bool = true) {
-        sendToClient()
-        if !fault.isEmpty { link.fired(fault, reset ? "reset" : "closed") }
-        if reset { return link.close(resetClient: true, resetUpstream: false) }
-        if let pipe = link.pipe(.downstream) {
-            if let intake = pipe.intakeBuffer { evbuffer_drain(intake, evbuffer_get_length(intake)) }
-            link.closeWhenFinished = true
-            pipe.endsCleanly = cleanly  // as Redis over TLS: close_notify, not a bare FIN (a truncation)
-            pipe.stopReading()
-        }
-    }
-
-    /// The upstream sent bytes that are not RESP: nothing more it says can be trusted. What it
-    /// said before them still reaches the client (it was lost when the link closed at once, a
-    /// reply and the garbage often coming in one read), then the connection closes.
-    private func upstreamGarbage(_ error: RESPError) {
-        link.log.warning("upstream sent bytes that are not RESP (\(error.message)); closing the connection")
-        link.proxy.bus.emit(.protocolError(fromClient: false, message: error.message), proxy: link.proxy.name, link: link.id)
-        if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
-        halted = true
-        closeAtCommand(reset: false, fault: "", cleanly: false)  // the server broke: no clean end
-    }
-
-    private func sendToClient() {
-        guard evbuffer_get_length(toClient) > 0, let pipe = link.pipe(.downstream) else { return }
-        pipe.emit(toClient)
     }
 
     private func pendingForClient() -> Int { link.pipe(.downstream)?.pendingBytes ?? 0 }

@@ -10,6 +10,9 @@ struct RedisDecision {
     private(set) var terminal: Terminal?
     private(set) var delay: (Duration, String)?
 
+    /// No fault acts: forward, undelayed.
+    init() {}
+
     init(session: RedisSession, command: RESPCommand, role: RedisCommandRole) {
         for state in session.proxy.faultStates {
             guard let rule = state.redis, rule.matches(command, role: role), Self.selects(state, rule, session) else { continue }
