@@ -22,8 +22,10 @@ extension RedisProtocolCase {
         var random = SplitMix(seed: 7)
         let noise = (0..<61).map { _ in UInt8(truncatingIfNeeded: random.next() | 0x80) }
         return [
-            // faultline holds a command's bytes until it can decide on it (the whole command, or
-            // its first 64 arguments or 64 KB); Redis judges these counts from the header alone.
+            // Redis judges these counts from the header alone; with no command fault active
+            // faultline forwards a command from its first byte, so the header alone is answered.
+            ("2^31-1 arguments declared, header alone, unauthenticated", Array("*2147483647\r\n".utf8), false),
+            ("11 arguments declared, header alone, unauthenticated", Array("*11\r\n".utf8), false),
             ("2^31-1 arguments declared, 64 sent, unauthenticated",
              Array("*2147483647\r\n".utf8) + Array(repeating: Array("$1\r\nx\r\n".utf8), count: 64).flatMap { $0 }, false),
             ("11 arguments, unauthenticated", resp(["MSET"] + (1...10).map { "a\($0)" }), false),
