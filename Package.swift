@@ -1,4 +1,5 @@
 // swift-tools-version:6.0
+import Foundation
 import PackageDescription
 
 let package = Package(
@@ -28,7 +29,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Yams", package: "Yams"),
             ],
-            path: "Sources/Faultline"),
+            path: "Sources/Faultline",
+            // Release builds drop the runtime exclusivity checks: on the Redis path they were
+            // ~5% of the proxy's CPU (swift_beginAccess and its thread-local lookups per
+            // property access). Debug builds, which every test runs, keep them.
+            swiftSettings: [.unsafeFlags(["-enforce-exclusivity=unchecked"], .when(configuration: .release))]),
         .executableTarget(
             name: "faultline",
             dependencies: [
@@ -49,3 +54,14 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// libFuzzer targets, for scripts/fuzz only: an executable that runs libFuzzer links only with
+// -sanitize=fuzzer, and a normal
+// `swift build --build-tests` must not see it. Extern: its main.swift calls libFuzzer's driver
+// through @_extern(c).
+if ProcessInfo.processInfo.environment["FAULTLINE_FUZZ"] == "1" {
+    package.targets.append(.executableTarget(
+        name: "RESPFuzz", dependencies: ["Faultline"], path: "Sources/RESPFuzz",
+        swiftSettings: [.enableExperimentalFeature("Extern")]))
+    package.products.append(.executable(name: "RESPFuzz", targets: ["RESPFuzz"]))
+}

@@ -30,7 +30,7 @@ final class RESPCommandFramerTests: XCTestCase {
 
     /// Feeds `input` in the given chunks, checking each scan's `consumed`.
     static func run(_ input: [UInt8], _ chunks: [Range<Int>], limits: RESPLimits = RESPLimits()) -> Outcome {
-        var framer = RESPCommandFramer(limits: limits)
+        let framer = RESPCommandFramer(limits: limits)
         var outcome = Outcome()
         input.withUnsafeBytes { all in
             for chunk in chunks {
@@ -113,7 +113,7 @@ final class RESPCommandFramerTests: XCTestCase {
         let result = outcome("*2\r\n$3\r\nGET\r\n$1\r\nk\r")
         XCTAssertEqual(result.events, [])
         XCTAssertFalse(result.atBoundary)
-        var framer = RESPCommandFramer()
+        let framer = RESPCommandFramer()
         XCTAssertEqual(framer.scan(UnsafeRawBufferPointer(start: nil, count: 0)), .needMore(consumed: 0))
         XCTAssertTrue(framer.atBoundary)
     }
@@ -226,7 +226,7 @@ final class RESPCommandFramerTests: XCTestCase {
     }
 
     func testErrorIsSticky() {
-        var framer = RESPCommandFramer()
+        let framer = RESPCommandFramer()
         let error = CommandScan.error(RESPError(message: "Protocol error: invalid multibulk length"))
         Array("*x\r\n".utf8).withUnsafeBytes { XCTAssertEqual(framer.scan($0), error) }
         Array("*1\r\n$4\r\nPING\r\n".utf8).withUnsafeBytes { XCTAssertEqual(framer.scan($0), error) }
@@ -237,7 +237,7 @@ final class RESPCommandFramerTests: XCTestCase {
 
     func testHugeDeclaredCountsAllocateNothing() {
         for input in ["*2147483647\r\n", "*1\r\n$536870912\r\n", "*2147483647\r\n$536870912\r\n"] {
-            var framer = RESPCommandFramer()
+            let framer = RESPCommandFramer()
             let before = framer.command.storageCapacity
             var results: [CommandScan] = []
             Array(input.utf8).withUnsafeBytes { bytes in
@@ -325,7 +325,7 @@ final class RESPCommandFramerTests: XCTestCase {
     func testNamesCompareIgnoringASCIICase() {
         var limits = RESPLimits()
         limits.captureBytes = 3
-        var framer = RESPCommandFramer(limits: limits)
+        let framer = RESPCommandFramer(limits: limits)
         let input = Array("*3\r\n$3\r\ngEt\r\n$1\r\n|\r\n$4\r\nABCD\r\n".utf8)
         let result = input.withUnsafeBytes { framer.scan($0) }
         XCTAssertEqual(result, .complete(consumed: input.count))
@@ -349,7 +349,7 @@ final class RESPCommandFramerTests: XCTestCase {
         var input: [UInt8] = []
         input.reserveCapacity(one.count * count)
         for _ in 0..<count { input += one }
-        var framer = RESPCommandFramer()
+        let framer = RESPCommandFramer()
         var completed = 0
         let clock = ContinuousClock()
         let elapsed = clock.measure {

@@ -22,7 +22,7 @@ final class RESPReplyFramerTests: XCTestCase {
     }
 
     static func run(_ input: [UInt8], _ chunks: [Range<Int>], limits: RESPLimits = RESPLimits()) -> Outcome {
-        var framer = RESPReplyFramer(limits: limits)
+        let framer = RESPReplyFramer(limits: limits)
         var outcome = Outcome()
         input.withUnsafeBytes { all in
             for chunk in chunks {
@@ -157,7 +157,7 @@ final class RESPReplyFramerTests: XCTestCase {
 
     func testErrorTextAndPrefix() {
         let text = "WRONGPASS invalid username-password pair or user is disabled."
-        var framer = RESPReplyFramer()
+        let framer = RESPReplyFramer()
         let input = Array("-\(text)\r\n+OK".utf8)
         XCTAssertEqual(input.withUnsafeBytes { framer.scan($0) }, .complete(consumed: text.utf8.count + 3))
         XCTAssertEqual(framer.kind, .error)
@@ -248,7 +248,7 @@ final class RESPReplyFramerTests: XCTestCase {
         let one = Array("$10\r\nvalue:0001\r\n".utf8)
         let count = 100_000
         let input = Array([[UInt8]](repeating: one, count: count).joined())
-        var framer = RESPReplyFramer()
+        let framer = RESPReplyFramer()
         var completed = 0
         let elapsed = ContinuousClock().measure {
             input.withUnsafeBytes { all in

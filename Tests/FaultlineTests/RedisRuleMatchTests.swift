@@ -23,7 +23,7 @@ final class RedisRuleMatchTests: XCTestCase {
 
     private static func framed(_ bytes: [UInt8], limits: RESPLimits = RESPLimits(),
                                file: StaticString, line: UInt) -> RESPCommand {
-        var framer = RESPCommandFramer(limits: limits)
+        let framer = RESPCommandFramer(limits: limits)
         let scan = bytes.withUnsafeBytes { framer.scan($0) }
         XCTAssertEqual(scan, .complete(consumed: bytes.count), file: file, line: line)
         return framer.command

@@ -202,7 +202,9 @@ final class Link {
                           loop: loop, path: path, limits: limits)
         toClient = Pipe(.downstream, link: self, from: upstream, to: client, tls: (upstreamTLS, clientTLS),
                         loop: loop, path: path, limits: limits)
-        if proxy.options.protocol == .redis { session = RedisSession(link: self) }
+        if proxy.options.protocol == .redis, let toUpstream, let toClient {
+            session = RedisSession(link: self, toUpstream: toUpstream, toClient: toClient)
+        }
         if proxy.logsLinks { log.debug("connected to upstream \(proxy.upstream)") }
         proxy.bus.emit(.upstreamConnected, proxy: proxy.name, link: id)
         effects.values.forEach { $0.attach() }

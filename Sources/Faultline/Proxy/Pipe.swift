@@ -187,6 +187,9 @@ final class Pipe {
         } else if path == .splice {
             disarmRead()  // older buffered bytes go first; flush re-arms the read
             armWrite()
+        } else if let session = link.session, sourceTLS == nil, sinkTLS == nil, chain.isEmpty, pendingBytes == 0,
+                  session.passesThrough(self) {
+            copyThrough(framing: session)
         } else {
             readIntoBuffer()
         }
@@ -220,8 +223,10 @@ final class Pipe {
 
     /// Small messages: read into the loop's scratch buffer and write straight on. Two plain
     /// syscalls beat two splices for a few hundred bytes; a full scratch buffer means bulk
-    /// traffic, which then goes through splice until it turns small again.
-    private func copyThrough() {
+    /// traffic, which then goes through splice until it turns small again. With `session`
+    /// (a Redis link with nothing waiting, held or to decide) the bytes are framed in place
+    /// for their facts first: what the session lets through goes on at once.
+    private func copyThrough(framing session: RedisSession? = nil) {
         let got = Glibc.read(source, scratch.baseAddress, allowance(scratch.count))
         guard got > 0 else {
             if got == 0 { return endOfSource(atEOF: true) }
@@ -229,10 +234,16 @@ final class Pipe {
             return
         }
         let withinLimit = account(got)
-        if got == scratch.count { bulk = true }
+        var through = got
+        var failure: RESPError?
+        if let session {
+            (through, failure) = session.frameThrough(self, UnsafeRawBufferPointer(start: scratch.baseAddress, count: got))
+        } else if got == scratch.count {
+            bulk = true
+        }
         var written = 0
-        while written < got {
-            let sent = write(sink, scratch.baseAddress! + written, got - written)
+        while written < through {
+            let sent = write(sink, scratch.baseAddress! + written, through - written)
             if sent > 0 {
                 written += sent
             } else if errno == EAGAIN {
@@ -242,12 +253,13 @@ final class Pipe {
             }
         }
         if written > 0 { delivered() }
-        if written < got {
+        if written < through {
             if buffer == nil { buffer = evbuffer_new() }
-            evbuffer_add(buffer, scratch.baseAddress! + written, got - written)
+            evbuffer_add(buffer, scratch.baseAddress! + written, through - written)
             blocked()
         }
-        if !withinLimit { limitReached() }
+        if let failure, let session { session.failThrough(self, failure) }
+        if !withinLimit && !disposed { limitReached() }
     }
 
     private func readIntoBuffer() {

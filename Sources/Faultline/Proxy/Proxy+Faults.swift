@@ -20,6 +20,7 @@ extension Proxy {
         }
         let state = FaultState(fault: fault)
         faultStates.append(state)
+        if state.redis != nil { commandFaults += 1 }
         log.info("fault \(fault.name) (\(fault.kind.name)) on")
         bus.emit(.faultOn(name: fault.name, kind: fault.kind.name), proxy: self.name)
         if fault.kind.closesListener(fault) { suspendListening() }
@@ -32,7 +33,9 @@ extension Proxy {
     @discardableResult
     public func removeFault(named name: String) -> Bool {
         guard let index = faultStates.firstIndex(where: { $0.fault.name == name }) else { return false }
-        let fault = faultStates.remove(at: index).fault
+        let removed = faultStates.remove(at: index)
+        if removed.redis != nil { commandFaults -= 1 }
+        let fault = removed.fault
         log.info("fault \(fault.name) (\(fault.kind.name)) off")
         bus.emit(.faultOff(name: fault.name, kind: fault.kind.name), proxy: self.name)
         links.values.forEach { $0.removeEffect(for: name) }
@@ -44,7 +47,7 @@ extension Proxy {
     }
 
     /// Whether a fault acting on Redis commands is active (a link then decides each command).
-    var hasCommandFaults: Bool { faultStates.contains { $0.redis != nil } }
+    var hasCommandFaults: Bool { commandFaults > 0 }
 
     /// Removes every fault.
     public func removeAllFaults() {

@@ -67,6 +67,8 @@ public final class Proxy {
     private(set) var upstreamTLSContext: UpstreamTLSContext?
     private var warnedUntrustedCA = false
     var faultStates: [FaultState] = []
+    /// How many of them act on Redis commands: each command asks, so it is kept, not counted.
+    var commandFaults = 0
     /// Seeds every per-connection decision of this proxy's faults.
     public var seed: UInt64 = 0
     /// Where the proxy reports connections and faults; shared by every proxy of a run.

@@ -17,7 +17,7 @@ extension RedisSession {
     }
 
     private func replyPass() {
-        guard let pipe = link.pipe(.downstream) else { return }
+        let pipe = clientPipe
         guard let intake = pipe.intakeBuffer else {
             // Nothing came from the upstream yet: only faultline's own answers can be due.
             pumpAnswers()
@@ -30,7 +30,8 @@ extension RedisSession {
                 break
             }
             guard replyScanned < length else { break }
-            if replies.atBoundary, let front = pending.first, let release = front.releaseAt, release > .now {
+            let release = pending.frontReleaseAt
+            if replies.atBoundary, release != 0, release > Monotonic.now() {
                 holdUntil(release)
                 break
             }
@@ -44,7 +45,7 @@ extension RedisSession {
                 return upstreamGarbage(error)
             }
         }
-        if upstreamEnded, pending.first?.releaseAt.map({ $0 <= .now }) ?? true {
+        if upstreamEnded, pending.frontReleaseAt == 0 || pending.frontReleaseAt <= Monotonic.now() {
             replyScanned = evbuffer_get_length(intake)
         }
         deliverScanned(intake)
@@ -59,15 +60,16 @@ extension RedisSession {
         replyScanned = 0
     }
 
-    private func replyCompleted() {
+    func replyCompleted() {
         guard let entry = pending.complete(push: replies.kind == .push) else { return }
         let failed = replies.kind == .error
-        if let asked = entry.hello {
-            if failed { requestedVersion = version } else { version = asked }
+        if entry.hello != 0 {
+            if failed { requestedVersion = version } else { version = Int(entry.hello) }
         }
-        guard entry.counted, link.proxy.bus.isObserved else { return }
+        guard entry.counted, observed else { return }
         link.proxy.bus.emit(.requestAnswered(error: failed ? replies.errorPrefix : nil, byFaultline: false,
-                                             latency: .now - entry.arrived, handshake: entry.handshake),
+                                             latency: Monotonic.duration(from: entry.arrived, to: Monotonic.now()),
+                                             handshake: entry.handshake),
                             proxy: link.proxy.name, link: link.id)
     }
 
@@ -76,9 +78,9 @@ extension RedisSession {
     @discardableResult
     func pumpAnswers() -> Bool {
         while replies.atBoundary, let front = pending.first {
-            if let release = front.releaseAt, release > .now {
-                if case .upstream = front.kind { return true }
-                holdUntil(release)
+            if front.releaseAt != 0, front.releaseAt > Monotonic.now() {
+                if front.kind == .upstream { return true }
+                holdUntil(front.releaseAt)
                 return false
             }
             switch front.kind {
@@ -87,35 +89,39 @@ extension RedisSession {
             case .stream:
                 pending.removeFirst()
                 streaming = true
-                if front.counted && link.proxy.bus.isObserved {
-                    link.proxy.bus.emit(.requestAnswered(error: nil, byFaultline: false, latency: .now - front.arrived,
+                if front.counted && observed {
+                    link.proxy.bus.emit(.requestAnswered(error: nil, byFaultline: false,
+                                                         latency: Monotonic.duration(from: front.arrived, to: Monotonic.now()),
                                                          handshake: false),
                                         proxy: link.proxy.name, link: link.id)
                 }
                 return true
-            case .answer(let text), .protocolError(let text):
-                if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
+            case .answer, .protocolError:
+                if let intake = clientPipe.intakeBuffer { deliverScanned(intake) }
+                let text = pending.note(front.note)
                 pending.removeFirst()
-                if case .protocolError = front.kind { RESPEncoder.protocolError(text, into: toClient) } else { RESPEncoder.error(text, into: toClient) }
-                if front.counted && link.proxy.bus.isObserved {
+                if front.kind == .protocolError { RESPEncoder.protocolError(text, into: toClient) } else { RESPEncoder.error(text, into: toClient) }
+                if front.counted && observed {
                     let prefix = String(text.prefix { $0 != " " })
-                    link.proxy.bus.emit(.requestAnswered(error: prefix, byFaultline: true, latency: .now - front.arrived,
+                    link.proxy.bus.emit(.requestAnswered(error: prefix, byFaultline: true,
+                                                         latency: Monotonic.duration(from: front.arrived, to: Monotonic.now()),
                                                          handshake: front.handshake),
                                         proxy: link.proxy.name, link: link.id)
                 }
-            case .close(let reset, let fault):
-                if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
+            case .close, .closeReset:
+                if let intake = clientPipe.intakeBuffer { deliverScanned(intake) }
+                let fault = pending.note(front.note)
                 pending.removeFirst()
-                closeAtCommand(reset: reset, fault: fault)
+                closeAtCommand(reset: front.kind == .closeReset, fault: fault)
                 return false
             }
         }
         return true
     }
 
-    private func holdUntil(_ release: ContinuousClock.Instant) {
+    private func holdUntil(_ release: UInt64) {
         if releaseTimer == nil { releaseTimer = Timer(loop: link.loop) { [unowned self] in processReplies() } }
-        releaseTimer?.schedule(after: max(.zero, release - .now))
+        releaseTimer?.schedule(after: Monotonic.duration(from: Monotonic.now(), to: release))
     }
 
     /// `redis.close` (or a protocol error) reached its turn: earlier answers go out, then the
@@ -124,7 +130,8 @@ extension RedisSession {
         sendToClient()
         if !fault.isEmpty { link.fired(fault, reset ? "reset" : "closed") }
         if reset { return link.close(resetClient: true, resetUpstream: false) }
-        if let pipe = link.pipe(.downstream) {
+        do {
+            let pipe = clientPipe
             if let intake = pipe.intakeBuffer { evbuffer_drain(intake, evbuffer_get_length(intake)) }
             link.closeWhenFinished = true
             pipe.endsCleanly = cleanly  // as Redis over TLS: close_notify, not a bare FIN (a truncation)
@@ -135,16 +142,16 @@ extension RedisSession {
     /// The upstream sent bytes that are not RESP: nothing more it says can be trusted. What it
     /// said before them still reaches the client (it was lost when the link closed at once, a
     /// reply and the garbage often coming in one read), then the connection closes.
-    private func upstreamGarbage(_ error: RESPError) {
+    func upstreamGarbage(_ error: RESPError) {
         link.log.warning("upstream sent bytes that are not RESP (\(error.message)); closing the connection")
         link.proxy.bus.emit(.protocolError(fromClient: false, message: error.message), proxy: link.proxy.name, link: link.id)
-        if let intake = link.pipe(.downstream)?.intakeBuffer { deliverScanned(intake) }
+        if let intake = clientPipe.intakeBuffer { deliverScanned(intake) }
         halted = true
         closeAtCommand(reset: false, fault: "", cleanly: false)  // the server broke: no clean end
     }
 
     func sendToClient() {
-        guard evbuffer_get_length(toClient) > 0, let pipe = link.pipe(.downstream) else { return }
-        pipe.emit(toClient)
+        guard evbuffer_get_length(toClient) > 0 else { return }
+        clientPipe.emit(toClient)
     }
 }

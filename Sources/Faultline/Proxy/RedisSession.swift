@@ -15,8 +15,8 @@ final class RedisSession {
     // nothing outside the session touches it.
     /// The link owns the session and closes it first; see `Pipe.link` for `unowned(unsafe)`.
     unowned(unsafe) let link: Link
-    var commands = RESPCommandFramer()
-    var replies = RESPReplyFramer()
+    let commands = RESPCommandFramer()
+    let replies = RESPReplyFramer()
     var pending = PendingReplies()
     var forwardable = 0
     var commandScanned = 0
@@ -59,8 +59,21 @@ final class RedisSession {
 
     let live: LiveToken
 
-    init(link: Link) {
+    /// The link's pipes, which live as long as it (see `link`).
+    unowned(unsafe) let upstreamPipe: Pipe
+    unowned(unsafe) let clientPipe: Pipe
+    /// The client-bound bytes past which commands wait unread.
+    let highWater: Int
+    /// Someone listens to the proxy's events (expectations, the live view): subscribers come
+    /// before the proxy's first link and stay, so this is read once.
+    let observed: Bool
+
+    init(link: Link, toUpstream upstreamPipe: Pipe, toClient clientPipe: Pipe) {
         self.link = link
+        self.upstreamPipe = upstreamPipe
+        self.clientPipe = clientPipe
+        highWater = link.proxy.options.limits.highWater
+        observed = link.proxy.bus.isObserved
         toUpstream = evbuffer_new()
         toClient = evbuffer_new()
         live = LiveToken(.session, on: link.loop)
@@ -132,13 +145,14 @@ final class RedisSession {
     }
 
     private func commandPass() {
-        guard let pipe = link.pipe(.upstream), let intake = pipe.intakeBuffer else { return }
+        let pipe = upstreamPipe
+        guard let intake = pipe.intakeBuffer else { return }
         if halted {
             evbuffer_drain(intake, evbuffer_get_length(intake))
             return
         }
         while !hungCommand && !halted && !waitingForClient {
-            if pending.count >= Self.maxPending || pendingForClient() >= link.proxy.options.limits.highWater {
+            if pending.count >= Self.maxPending || clientPipe.pendingBytes >= highWater {
                 waitingForClient = true
                 break
             }
@@ -212,7 +226,7 @@ final class RedisSession {
     /// The faults decide what happens to the command just framed (unless it was forwarded from
     /// its first byte, no fault being active then), and its pending entry and request event
     /// are made.
-    private func decide() {
+    func decide() {
         commandRecorded = true
         commandIndex &+= 1
         let command = commands.command
@@ -223,15 +237,17 @@ final class RedisSession {
         }
         let plan = fate == .forward ? RedisDecision() : RedisDecision(session: self, command: command, role: role)
         let counted = !(role == .subscribe && requestedVersion == 3)
-        if counted && link.proxy.bus.isObserved {
+        if counted && observed {
             link.proxy.bus.emit(.requestStarted(detail: RedisCommandKeys.detail(of: command, role: role)),
                                 proxy: link.proxy.name, link: link.id)
         }
-        var entry = PendingReply(kind: .upstream, arrived: .now, counted: counted)
+        // The clock is read only for someone: a latency in an event, or a release time.
+        var entry = PendingReply(kind: .upstream, arrived: observed || plan.delay != nil ? Monotonic.now() : 0,
+                                 counted: counted)
         entry.handshake = role.isHandshake
         if let (delay, fault) = plan.delay {
-            entry.releaseAt = entry.arrived + delay
-            entry.delayedBy = fault
+            entry.releaseAt = max(1, entry.arrived &+ Monotonic.nanoseconds(delay))
+            entry.delayedBy = pending.keep(fault)
         }
         switch plan.terminal {
         case .hang:
@@ -239,10 +255,12 @@ final class RedisSession {
             hungEntry = entry
             return
         case .answer(let text):
-            entry.kind = .answer(text)
+            entry.kind = .answer
+            entry.note = pending.keep(text)
             fate = .drop
         case .close(let reset, let fault):
-            entry.kind = .close(reset: reset, fault: fault)
+            entry.kind = reset ? .closeReset : .close
+            entry.note = pending.keep(fault)
             entry.counted = false
             fate = .drop
             halted = true
@@ -252,14 +270,16 @@ final class RedisSession {
             case .subscribe where requestedVersion == 3, .plain where RedisCommandRole.unsubscribes(command):
                 // An answer per channel named: RESP3 pushes, or RESP2 arrays (outside a stream);
                 // answers faultline makes for later commands wait behind them, as in Redis.
-                entry.answers = max(1, command.argumentCount - 1)
+                entry.answers = Int32(clamping: max(1, command.argumentCount - 1))
                 entry.byPushes = requestedVersion == 3
             case .subscribe, .stream:
                 entry.kind = .stream
                 streamQueued = true
             case .hello(let asked, _):
-                entry.hello = asked
-                if let asked { requestedVersion = asked }
+                if let asked, (1...3).contains(asked) {
+                    entry.hello = Int8(asked)
+                    requestedVersion = asked
+                }
             default:
                 break
             }
@@ -274,11 +294,12 @@ final class RedisSession {
     private func resumeHungCommand() {
         fate = .forward
         if var entry = hungEntry {
-            entry.releaseAt = nil
+            entry.releaseAt = 0
+            entry.delayedBy = -1
             pending.append(entry)
         }
         hungEntry = nil
-        if let intake = link.pipe(.upstream)?.intakeBuffer { settleScanned(intake) }
+        if let intake = upstreamPipe.intakeBuffer { settleScanned(intake) }
         if commandComplete {
             fate = .undecided
             commandRecorded = false
@@ -288,18 +309,20 @@ final class RedisSession {
 
     /// The client sent what Redis would refuse: it gets Redis's error, after the answers it
     /// is owed, and the connection closes, as Redis does.
-    private func clientGarbage(_ error: RESPError, intake: OpaquePointer) {
+    func clientGarbage(_ error: RESPError, intake: OpaquePointer?) {
         link.log.warning("client sent bytes that are not RESP (\(error.message)); answering as Redis does and closing")
         link.proxy.bus.emit(.protocolError(fromClient: true, message: error.message), proxy: link.proxy.name, link: link.id)
-        moveForwardable(intake)
-        evbuffer_drain(intake, evbuffer_get_length(intake))
+        if let intake {
+            moveForwardable(intake)
+            evbuffer_drain(intake, evbuffer_get_length(intake))
+        }
         commandScanned = 0
         halted = true
-        pending.append(PendingReply(kind: .protocolError(error.message), arrived: .now, counted: false))
-        pending.append(PendingReply(kind: .close(reset: false, fault: ""), arrived: .now, counted: false))
+        var answer = PendingReply(kind: .protocolError, arrived: 0, counted: false)
+        answer.note = pending.keep(error.message)
+        pending.append(answer)
+        pending.append(PendingReply(kind: .close, arrived: 0, counted: false))
     }
-
-    private func pendingForClient() -> Int { link.pipe(.downstream)?.pendingBytes ?? 0 }
 
     // MARK: for RedisDecision
 
@@ -308,11 +331,4 @@ final class RedisSession {
     var ordinal: UInt64 { commandIndex }
     var host: String { clientHost }
     func fired(_ fault: String, _ action: String) { link.fired(fault, action) }
-}
-
-extension PendingReplies {
-    /// Replies `fault` delays are due now.
-    mutating func releaseAll(delayedBy fault: String) {
-        forEach { if $0.delayedBy == fault { $0.releaseAt = nil } }
-    }
 }

@@ -2,10 +2,11 @@
 /// arguments, each cut to `captureBytes` (the cut is recorded).
 ///
 /// Every captured byte lives in one byte array and each argument is a span of it; a new command
-/// empties both keeping their capacity, so steady-state framing allocates nothing. A caller
-/// that keeps a copy of the command (or a slice from `argument(_:)`) past the next scan makes
-/// the framer's next write copy the storage: read what you need, then let go.
-struct RESPCommand {
+/// empties both keeping their capacity, so steady-state framing allocates nothing. It is the
+/// framer's one object, reused for every command (a class: reading it from a session costs a
+/// reference, not a copy of its storage); its contents change with the next scan, so read what
+/// you need after `.head`/`.complete` and keep no slice from `argument(_:)` past the next scan.
+final class RESPCommand {
     /// One captured argument's place in `bytes`.
     private struct Span {
         var start: Int
@@ -80,7 +81,7 @@ struct RESPCommand {
     // MARK: Filled by the framer
 
     /// Empties the command for the next one, keeping the storage.
-    mutating func reset(inline: Bool) {
+    func reset(inline: Bool) {
         argumentCount = 0
         self.inline = inline
         bytes.removeAll(keepingCapacity: true)
@@ -89,11 +90,11 @@ struct RESPCommand {
     }
 
     /// A multibulk command declared `count` arguments.
-    mutating func declare(_ count: Int) { argumentCount = count }
+    func declare(_ count: Int) { argumentCount = count }
 
     /// Argument number `spans.count` begins; `length` is its declared length when known
     /// (multibulk), nil inline. Captured only among the first `captureArguments`.
-    mutating func beginArgument(length: Int64?) {
+    func beginArgument(length: Int64?) {
         if inline { argumentCount += 1 }
         guard spans.count < captureArguments else { return }
         spans.append(Span(start: bytes.count, end: bytes.count, truncated: (length ?? 0) > Int64(captureBytes)))
@@ -101,7 +102,7 @@ struct RESPCommand {
     }
 
     /// The argument's next bytes; those past `captureBytes` are only noted as a cut.
-    mutating func append(_ chunk: UnsafeRawBufferPointer) {
+    func append(_ chunk: UnsafeRawBufferPointer) {
         guard open else { return }
         let last = spans.count - 1
         let room = captureBytes - (spans[last].end - spans[last].start)
@@ -113,7 +114,7 @@ struct RESPCommand {
     }
 
     /// One byte of an inline argument (unescaped).
-    mutating func append(_ byte: UInt8) {
+    func append(_ byte: UInt8) {
         guard open else { return }
         let last = spans.count - 1
         guard spans[last].end - spans[last].start < captureBytes else {
@@ -125,5 +126,5 @@ struct RESPCommand {
     }
 
     /// The argument being scanned ended.
-    mutating func endArgument() { open = false }
+    func endArgument() { open = false }
 }

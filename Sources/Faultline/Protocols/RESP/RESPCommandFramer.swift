@@ -38,7 +38,7 @@ enum CommandScan: Equatable {
 ///
 /// Redis's checks that depend on the client (`unauthenticated multibulk length`, a master's
 /// unlimited bulk length) are the caller's to make.
-struct RESPCommandFramer {
+final class RESPCommandFramer {
     private enum Phase: UInt8 {
         /// Between commands: the next byte picks multibulk (`*`) or inline.
         case start
@@ -64,7 +64,7 @@ struct RESPCommandFramer {
     private let limits: RESPLimits
     /// The command being scanned (valid after .head/.complete until the next scan that starts a
     /// new command).
-    private(set) var command: RESPCommand
+    let command: RESPCommand
     private var phase = Phase.start
     private var failure: RESPError?
     /// The count or length of the header line being read.
@@ -92,7 +92,7 @@ struct RESPCommandFramer {
 
     /// Scans `bytes`, which continue where the last scan's consumed bytes ended, up to the next
     /// event. An empty command (`*0\r\n`, `*-1\r\n`, a blank line) is skipped as Redis skips it.
-    mutating func scan(_ bytes: UnsafeRawBufferPointer) -> CommandScan {
+    func scan(_ bytes: UnsafeRawBufferPointer) -> CommandScan {
         if let failure { return .error(failure) }
         var index = 0
         while index < bytes.count {
@@ -122,7 +122,7 @@ struct RESPCommandFramer {
     }
 
     /// The first byte of a command; left for the inline phase to read unless it is `*`.
-    private mutating func begin(_ byte: UInt8) {
+    private func begin(_ byte: UInt8) {
         let multibulk = byte == UInt8(ascii: "*")
         command.reset(inline: !multibulk)
         commandBytes = 0
@@ -134,7 +134,7 @@ struct RESPCommandFramer {
         phase = multibulk ? .countLine : .inline
     }
 
-    private mutating func countLine(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
+    private func countLine(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
@@ -152,7 +152,7 @@ struct RESPCommandFramer {
         return nil
     }
 
-    private mutating func countEnd(_ byte: UInt8, _ index: inout Int) -> CommandScan? {
+    private func countEnd(_ byte: UInt8, _ index: inout Int) -> CommandScan? {
         index += 1
         count(1)
         guard byte == Self.lf, let declared = number.value, declared <= limits.maxArguments else {
@@ -169,14 +169,14 @@ struct RESPCommandFramer {
         return command.capturedCount >= limits.captureArguments ? head(index) : nil
     }
 
-    private mutating func startBulkLine() {
+    private func startBulkLine() {
         phase = .bulkLine
         lineLength = 0
         lineHasNUL = false
         number.reset()
     }
 
-    private mutating func bulkLine(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
+    private func bulkLine(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
@@ -200,7 +200,7 @@ struct RESPCommandFramer {
         return nil
     }
 
-    private mutating func bulkEnd(_ byte: UInt8, _ index: inout Int) -> CommandScan? {
+    private func bulkEnd(_ byte: UInt8, _ index: inout Int) -> CommandScan? {
         index += 1
         count(1)
         guard lineFirst == UInt8(ascii: "$") else {
@@ -215,7 +215,7 @@ struct RESPCommandFramer {
         return length > Int64(limits.decideAfter) ? head(index) : sizeHead(index)
     }
 
-    private mutating func payload(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
+    private func payload(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
         var take = min(payloadLeft, bytes.count - index)
         if !headReached && take > 0 {
             // Stop where the command outgrows `decideAfter`, so `.head` falls on the same byte
@@ -231,7 +231,7 @@ struct RESPCommandFramer {
         return sizeHead(index)
     }
 
-    private mutating func payloadEnd(_ byte: UInt8, _ index: inout Int) -> CommandScan? {
+    private func payloadEnd(_ byte: UInt8, _ index: inout Int) -> CommandScan? {
         index += 1
         count(1)
         if phase == .payloadCR {
@@ -250,13 +250,13 @@ struct RESPCommandFramer {
         return command.capturedCount >= limits.captureArguments ? head(index) : sizeHead(index)
     }
 
-    private mutating func inline(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
+    private func inline(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> CommandScan? {
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
             count(1)
             if byte == Self.lf && !lineHasNUL {
-                guard splitter.finish(into: &command) else {
+                guard splitter.finish(into: command) else {
                     return fail("Protocol error: unbalanced quotes in request")
                 }
                 phase = .start
@@ -266,7 +266,7 @@ struct RESPCommandFramer {
             lineLength += 1
             guard lineLength <= limits.maxInline else { return fail("Protocol error: too big inline request") }
             if byte == 0 { lineHasNUL = true }
-            splitter.feed(byte, into: &command)
+            splitter.feed(byte, into: command)
             // Inline arguments are counted as they begin: this byte began one too many.
             if command.argumentCount > limits.captureArguments, let event = head(index) { return event }
             if let event = sizeHead(index) { return event }
@@ -275,24 +275,24 @@ struct RESPCommandFramer {
     }
 
     /// `.head` the first time it is due in this command, else nil.
-    private mutating func head(_ index: Int) -> CommandScan? {
+    private func head(_ index: Int) -> CommandScan? {
         guard !headReached else { return nil }
         headReached = true
         return .head(consumed: index)
     }
 
     /// `.head` when the command's bytes exceed `decideAfter`.
-    private mutating func sizeHead(_ index: Int) -> CommandScan? {
+    private func sizeHead(_ index: Int) -> CommandScan? {
         commandBytes > limits.decideAfter ? head(index) : nil
     }
 
     /// Past `.head` the count serves nothing, and stopping it keeps a huge command from
     /// overflowing it.
-    private mutating func count(_ bytes: Int) {
+    private func count(_ bytes: Int) {
         if !headReached { commandBytes += bytes }
     }
 
-    private mutating func fail(_ message: String) -> CommandScan {
+    private func fail(_ message: String) -> CommandScan {
         let error = RESPError(message: message)
         failure = error
         return .error(error)

@@ -49,20 +49,20 @@ struct RESPInlineSplitter {
     mutating func reset() { self = RESPInlineSplitter() }
 
     /// The line's next byte (never its `\n`).
-    mutating func feed(_ byte: UInt8, into command: inout RESPCommand) {
+    mutating func feed(_ byte: UInt8, into command: RESPCommand) {
         if heldReturn {
             heldReturn = false
-            split(Self.cr, into: &command)
+            split(Self.cr, into: command)
         }
         if byte == Self.cr {
             heldReturn = true
         } else {
-            split(byte, into: &command)
+            split(byte, into: command)
         }
     }
 
     /// The line ended; false when its quotes are unbalanced.
-    mutating func finish(into command: inout RESPCommand) -> Bool {
+    mutating func finish(into command: RESPCommand) -> Bool {
         // A held `\r` was the one before `\n`: dropped.
         heldReturn = false
         defer { state = .blank }
@@ -77,7 +77,7 @@ struct RESPInlineSplitter {
         }
     }
 
-    private mutating func split(_ byte: UInt8, into command: inout RESPCommand) {
+    private mutating func split(_ byte: UInt8, into command: RESPCommand) {
         switch state {
         case .blank:
             if Self.isSpace(byte) { return }
@@ -86,11 +86,11 @@ struct RESPInlineSplitter {
                 return
             }
             command.beginArgument(length: nil)
-            word(byte, into: &command)
+            word(byte, into: command)
         case .word:
-            word(byte, into: &command)
+            word(byte, into: command)
         case .double:
-            double(byte, into: &command)
+            double(byte, into: command)
         case .doubleEscape:
             if byte == UInt8(ascii: "x") {
                 state = .doubleHex
@@ -108,7 +108,7 @@ struct RESPInlineSplitter {
                 // `\x` without two hex digits is an escaped `x`, and the byte is read as usual.
                 command.append(UInt8(ascii: "x"))
                 state = .double
-                double(byte, into: &command)
+                double(byte, into: command)
             }
         case .doubleHexLow:
             if let low = Self.hexValue(byte), let highValue = Self.hexValue(high) {
@@ -118,17 +118,17 @@ struct RESPInlineSplitter {
                 command.append(UInt8(ascii: "x"))
                 command.append(high)
                 state = .double
-                double(byte, into: &command)
+                double(byte, into: command)
             }
         case .single:
-            single(byte, into: &command)
+            single(byte, into: command)
         case .singleEscape:
             state = .single
             if byte == Self.singleQuote {
                 command.append(byte)
             } else {
                 command.append(Self.backslash)
-                single(byte, into: &command)
+                single(byte, into: command)
             }
         case .closed:
             if byte == 0 {
@@ -145,7 +145,7 @@ struct RESPInlineSplitter {
         }
     }
 
-    private mutating func word(_ byte: UInt8, into command: inout RESPCommand) {
+    private mutating func word(_ byte: UInt8, into command: RESPCommand) {
         switch byte {
         // Unlike the blanks skipped between arguments, `\v` and `\f` do not end one.
         case UInt8(ascii: " "), UInt8(ascii: "\n"), UInt8(ascii: "\r"), UInt8(ascii: "\t"):
@@ -164,7 +164,7 @@ struct RESPInlineSplitter {
         }
     }
 
-    private mutating func double(_ byte: UInt8, into command: inout RESPCommand) {
+    private mutating func double(_ byte: UInt8, into command: RESPCommand) {
         switch byte {
         case Self.backslash: state = .doubleEscape
         case Self.doubleQuote: state = .closed
@@ -173,7 +173,7 @@ struct RESPInlineSplitter {
         }
     }
 
-    private mutating func single(_ byte: UInt8, into command: inout RESPCommand) {
+    private mutating func single(_ byte: UInt8, into command: RESPCommand) {
         switch byte {
         case Self.backslash: state = .singleEscape
         case Self.singleQuote: state = .closed

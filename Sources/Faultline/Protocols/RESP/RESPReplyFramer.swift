@@ -23,7 +23,7 @@ enum ReplyScan: Equatable {
 /// by `\n`, and a payload by `\r\n`. An attribute (`|`) annotates the value that follows it and
 /// is part of that value's reply; it may come before any value at any depth, but not before a
 /// streamed aggregate's end (`.`), which closes nothing it could annotate.
-struct RESPReplyFramer {
+final class RESPReplyFramer {
     private enum Phase: UInt8 {
         /// A value's type byte.
         case type
@@ -113,7 +113,7 @@ struct RESPReplyFramer {
 
     /// Scans `bytes`, which continue where the last scan's consumed bytes ended, up to the end of
     /// the current top-level reply.
-    mutating func scan(_ bytes: UnsafeRawBufferPointer) -> ReplyScan {
+    func scan(_ bytes: UnsafeRawBufferPointer) -> ReplyScan {
         if let failure { return .error(failure) }
         var index = 0
         while index < bytes.count {
@@ -151,7 +151,7 @@ struct RESPReplyFramer {
         return .needMore(consumed: bytes.count)
     }
 
-    private mutating func typeByte(_ byte: UInt8) -> Step {
+    private func typeByte(_ byte: UInt8) -> Step {
         if !started {
             started = true
             kind = .unknown
@@ -178,7 +178,7 @@ struct RESPReplyFramer {
         return .more
     }
 
-    private mutating func startLine(_ type: UInt8) {
+    private func startLine(_ type: UInt8) {
         lineType = type
         lineLength = 0
         number.reset()
@@ -186,7 +186,7 @@ struct RESPReplyFramer {
         phase = .line
     }
 
-    private mutating func line(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> Step {
+    private func line(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> Step {
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
@@ -214,7 +214,7 @@ struct RESPReplyFramer {
     }
 
     /// The line of `lineType` ended with `\r\n`.
-    private mutating func lineEnded() -> Step {
+    private func lineEnded() -> Step {
         let streamed = lineLength == 1 && lineFirst == UInt8(ascii: "?")
         switch lineType {
         case UInt8(ascii: "+"), UInt8(ascii: "-"):
@@ -249,7 +249,7 @@ struct RESPReplyFramer {
         }
     }
 
-    private mutating func bulkHeader() -> Step {
+    private func bulkHeader() -> Step {
         let type = Character(Unicode.Scalar(lineType))
         guard let length = number.value else { return .failed("invalid '\(type)' length") }
         if length == -1 && lineType == UInt8(ascii: "$") { return valueDone() }
@@ -259,7 +259,7 @@ struct RESPReplyFramer {
         return startPayload(length, type: lineType)
     }
 
-    private mutating func startPayload(_ length: Int64, type: UInt8) -> Step {
+    private func startPayload(_ length: Int64, type: UInt8) -> Step {
         payloadLeft = Int(length)
         payloadSeen = 0
         payloadType = type
@@ -267,7 +267,7 @@ struct RESPReplyFramer {
         return .more
     }
 
-    private mutating func aggregateHeader(streamed: Bool) -> Step {
+    private func aggregateHeader(streamed: Bool) -> Step {
         let type = Character(Unicode.Scalar(lineType))
         let attribute = lineType == UInt8(ascii: "|")
         let map = attribute || lineType == UInt8(ascii: "%")
@@ -293,7 +293,7 @@ struct RESPReplyFramer {
     }
 
     /// `.\r\n`: the innermost streamed aggregate ends.
-    private mutating func streamEnd() -> Step {
+    private func streamEnd() -> Step {
         guard lineLength == 0 else { return .failed("end marker '.' has content") }
         guard let top = stack.last, top.streamed, !annotating, top.left == 0 || !top.map else {
             return .failed("unexpected end marker '.' at depth \(stack.count)")
@@ -303,7 +303,7 @@ struct RESPReplyFramer {
     }
 
     /// A value ended: it counts in its aggregate, which may end in turn, up to the top level.
-    private mutating func valueDone() -> Step {
+    private func valueDone() -> Step {
         phase = .type
         while var top = stack.last {
             if top.streamed {
@@ -326,7 +326,7 @@ struct RESPReplyFramer {
         return .complete
     }
 
-    private mutating func payload(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> Step {
+    private func payload(_ bytes: UnsafeRawBufferPointer, _ index: inout Int) -> Step {
         let take = min(payloadLeft, bytes.count - index)
         if payloadType == UInt8(ascii: "=") && payloadSeen <= 3 && 3 < payloadSeen + take
             && bytes[index + 3 - payloadSeen] != UInt8(ascii: ":") {
@@ -343,7 +343,7 @@ struct RESPReplyFramer {
         return .more
     }
 
-    private mutating func payloadEnd(_ byte: UInt8) -> Step {
+    private func payloadEnd(_ byte: UInt8) -> Step {
         if phase == .payloadCR {
             guard byte == Self.cr else { return .failed("payload not followed by CRLF") }
             phase = .payloadLF
@@ -357,7 +357,7 @@ struct RESPReplyFramer {
         return valueDone()
     }
 
-    private mutating func chunkStart(_ byte: UInt8) -> Step {
+    private func chunkStart(_ byte: UInt8) -> Step {
         guard byte == UInt8(ascii: ";") else { return .failed("streamed string chunk starts with \(Self.hex(byte)), not ';'") }
         startLine(byte)
         return .more
