@@ -55,10 +55,9 @@ let package = Package(
     swiftLanguageModes: [.v6]
 )
 
-// libFuzzer targets, for scripts/fuzz only: an executable that runs libFuzzer links only with
-// -sanitize=fuzzer, and a normal
-// `swift build --build-tests` must not see it. Extern: its main.swift calls libFuzzer's driver
-// through @_extern(c).
+// libFuzzer targets, for scripts/fuzz only: they link only with -sanitize=fuzzer (which brings
+// libFuzzer's driver), so a normal `swift build --build-tests` must not see them. "Extern":
+// RESPFuzz's main.swift calls that driver through @_extern(c).
 if ProcessInfo.processInfo.environment["FAULTLINE_FUZZ"] == "1" {
     package.targets.append(.executableTarget(
         name: "RESPFuzz", dependencies: ["Faultline"], path: "Sources/RESPFuzz",
