@@ -80,8 +80,10 @@ final class InputRefusalTests: IntegrationCase {
     }
 
     func testProtocolsAreEitherNotYetAvailableOrNotProtocols() throws {
-        try assertRefused(["--protocol", "redis"], "--protocol: 'redis' is not available yet (faultline speaks tcp for now)")
-        try assertRefused(["--protocol", "http"], "--protocol: 'http' is not available yet (faultline speaks tcp for now)")
+        try assertRefused(["--protocol", "http"], "--protocol: 'http' is not available yet (faultline speaks tcp and redis for now)")
+        try assertRefused(["--protocol", "tcp", "--fault", "redis.hang"],
+                          "--fault: invalid fault 'redis.hang': acts on Redis commands, and proxy 'proxy' speaks tcp "
+                          + "(give it protocol: redis in a scenario, --protocol redis on faultline proxy)")
         try assertRefused(["--protocol", "foo"], "--protocol: 'foo' is not a protocol; expected tcp, redis or http")
     }
 
@@ -108,7 +110,6 @@ final class InputRefusalTests: IntegrationCase {
         XCTAssertEqual(ended, .exited(2), stderr)
         XCTAssertEqual(stdout, "")
         XCTAssertEqual(stderr.split(separator: "\n"), [
-            "\(path):2:69: protocol: 'redis' is not available yet (faultline speaks tcp for now)",
             "\(path):5:10: for: '99999999999h' is out of range: durations go from 0 to 8760h (1 year)",
             "\(path):7:10: for: expected a duration such as 250ms, 2s or 1m, found '0x10s'",
             "\(path):9:27: first_success_within: '9223372036854775807s' is out of range: durations go from 0 to 8760h (1 year)",
