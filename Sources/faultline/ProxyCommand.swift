@@ -123,6 +123,9 @@ struct ProxyCommand: ParsableCommand {
         do { upstreamAddress = try SocketAddress(parsingUpstream: upstream) } catch { throw InputError("--upstream", error) }
         let log = logging.bootstrap()
         ResourceLimits.raiseOpenFiles(log: log)
+        do { try faultList.forEach { try Proxy.checkLayer($0, options: options, proxy: "proxy") } } catch {
+            throw InputError("--fault", error)
+        }
         let loop = try EventLoop()
         let proxy = Proxy(name: "proxy", listen: listenAddress, upstream: upstreamAddress,
                           options: options, loop: loop, logger: log)

@@ -4,18 +4,24 @@ extension Proxy {
     /// The faults active now, in the order they were added.
     public var faults: [Fault] { faultStates.map(\.fault) }
 
+    /// Refuses a fault the proxy's layers cannot carry: `redis.*` needs `protocol: redis`,
+    /// `tls.*` needs `tls:`. Callers may check before anything starts (`faultline proxy`).
+    public static func checkLayer(_ fault: Fault, options: ProxyOptions, proxy name: String) throws {
+        if fault.kind.name.hasPrefix("redis."), options.protocol != .redis {
+            throw FaultSpecError(text: fault.kind.name, reason: "acts on Redis commands, and proxy '\(name)' speaks \(options.protocol.rawValue) (give it protocol: redis in a scenario, --protocol redis on faultline proxy)")
+        }
+        if fault.kind.name.hasPrefix("tls."), options.tls == nil {
+            throw FaultSpecError(text: fault.kind.name, reason: "acts on TLS handshakes, and proxy '\(name)' does not terminate TLS (give it tls: in a scenario, --tls-profile on faultline proxy)")
+        }
+    }
+
     /// Activates `fault` on new links and, where it applies, on every open link.
     public func add(_ fault: Fault) throws {
         guard !faultStates.contains(where: { $0.fault.name == fault.name }) else {
             throw FaultSpecError(text: fault.name, reason: "a fault with this name is already active on proxy \(name)")
         }
-        if fault.kind.name.hasPrefix("redis."), options.protocol != .redis {
-            throw FaultSpecError(text: fault.kind.name, reason: "acts on Redis commands, and proxy '\(name)' speaks \(options.protocol.rawValue) (give it protocol: redis in a scenario, --protocol redis on faultline proxy)")
-        }
+        try Self.checkLayer(fault, options: options, proxy: name)
         if fault.kind.name.hasPrefix("tls.") {
-            guard options.tls != nil else {
-                throw FaultSpecError(text: fault.kind.name, reason: "acts on TLS handshakes, and proxy '\(name)' does not terminate TLS (give it tls: in a scenario, --tls-profile on faultline proxy)")
-            }
             if let profile = CertificateProfile(rawValue: fault.word("profile")) { try serverTLS?.prepare(profile) }
         }
         let state = FaultState(fault: fault)
