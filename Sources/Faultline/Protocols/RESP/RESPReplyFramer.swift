@@ -249,8 +249,11 @@ final class RESPReplyFramer {
         }
     }
 
+    /// The header's type byte as text, for error messages only (a Character is a String: not
+    /// one per reply).
+    private var type: Character { Character(Unicode.Scalar(lineType)) }
+
     private func bulkHeader() -> Step {
-        let type = Character(Unicode.Scalar(lineType))
         guard let length = number.value else { return .failed("invalid '\(type)' length") }
         if length == -1 && lineType == UInt8(ascii: "$") { return valueDone() }
         guard length >= 0, length <= limits.maxBulk else { return .failed("'\(type)' length \(length) out of range") }
@@ -268,7 +271,6 @@ final class RESPReplyFramer {
     }
 
     private func aggregateHeader(streamed: Bool) -> Step {
-        let type = Character(Unicode.Scalar(lineType))
         let attribute = lineType == UInt8(ascii: "|")
         let map = attribute || lineType == UInt8(ascii: "%")
         var elements: Int64 = 0
