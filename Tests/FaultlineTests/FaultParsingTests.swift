@@ -6,14 +6,7 @@ final class FaultParsingTests: XCTestCase {
         try Fault(parsing: FaultSpec(parsing: text))
     }
 
-    private func message(_ text: String) -> String {
-        do {
-            _ = try fault(text)
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
-    }
+    private func message(_ text: String) -> String { InputCheck.faultMessage(text) }
 
     func testDefaultsNamesAndCommonParameters() throws {
         let latency = try fault("tcp.latency:ms=100,jitter=10")

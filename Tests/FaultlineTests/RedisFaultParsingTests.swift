@@ -9,14 +9,7 @@ final class RedisFaultParsingTests: XCTestCase {
         try Fault(parsing: FaultSpec(parsing: text))
     }
 
-    private func message(_ text: String) -> String {
-        do {
-            _ = try fault(text)
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
-    }
+    private func message(_ text: String) -> String { InputCheck.faultMessage(text) }
 
     private func bytes(_ text: String) -> ArraySlice<UInt8> { Array(text.utf8)[...] }
 

@@ -3,23 +3,9 @@ import XCTest
 
 /// Bugs the first unit tests of the Redis layer found, each kept as the case that showed it.
 final class RedisRegressionTests: XCTestCase {
-    private func message(_ text: String) -> String {
-        do {
-            _ = try Fault(parsing: FaultSpec(parsing: text))
-            return "no error"
-        } catch {
-            return "\(error)"
-        }
-    }
+    private func message(_ text: String) -> String { InputCheck.faultMessage(text) }
 
-    private func errors(_ yaml: String) -> [String] {
-        do {
-            _ = try ScenarioLoader.load(yaml: yaml, file: "s.yaml")
-            return []
-        } catch {
-            return error.issues.map(\.description)
-        }
-    }
+    private func errors(_ yaml: String) -> [String] { InputCheck.errors(yaml) }
 
     private static let head = """
         proxies:

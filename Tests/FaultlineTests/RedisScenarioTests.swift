@@ -27,14 +27,7 @@ final class RedisScenarioTests: XCTestCase {
         Self.template.replacingOccurrences(of: "FAULTS", with: faults)
     }
 
-    private func errors(_ yaml: String) -> [String] {
-        do {
-            _ = try ScenarioLoader.load(yaml: yaml, file: "s.yaml")
-            return []
-        } catch {
-            return error.issues.map(\.description)
-        }
-    }
+    private func errors(_ yaml: String) -> [String] { InputCheck.errors(yaml) }
 
     private func faults(_ entries: String) throws -> [Fault] {
         try ScenarioLoader.load(yaml: yaml(entries), file: "s.yaml").timeline[0].faults.map(\.fault)

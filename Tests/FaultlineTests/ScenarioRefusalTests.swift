@@ -20,14 +20,7 @@ final class ScenarioRefusalTests: XCTestCase {
 
         """
 
-    private func errors(_ yaml: String) -> [String] {
-        do {
-            _ = try ScenarioLoader.load(yaml: yaml, file: "s.yaml")
-            return []
-        } catch {
-            return error.issues.map(\.description)
-        }
-    }
+    private func errors(_ yaml: String) -> [String] { InputCheck.errors(yaml) }
 
     private func errors(for value: String, replacing: String = "VALUE", in yaml: String = template) -> [String] {
         errors(yaml.replacingOccurrences(of: replacing, with: value).replacingOccurrences(of: "VALUE", with: "30s"))
