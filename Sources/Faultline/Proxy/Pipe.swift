@@ -15,31 +15,31 @@ final class Pipe {
     let direction: Direction
     /// The link owns this pipe and disposes of it before it goes; `unowned(unsafe)` spares
     /// the reference-count traffic of a checked reference on every chunk.
-    fileprivate unowned(unsafe) let link: Link
+    unowned(unsafe) let link: Link
     private let source: Int32
     private let sink: Int32
     /// TLS on the source's socket (bytes read are decrypted) or on the sink's (encrypted on
     /// the way out); such a pipe always takes the buffered path.
-    private let sourceTLS: TLSSession?
+    let sourceTLS: TLSSession?
     private let sinkTLS: TLSSession?
     private let limits: PipeLimits
-    private var readEvent: OpaquePointer?
-    private var writeEvent: OpaquePointer?
-    private var readArmed = false
-    private var writeArmed = false
+    var readEvent: OpaquePointer?
+    var writeEvent: OpaquePointer?
+    var readArmed = false
+    var writeArmed = false
     private var channel: SpliceChannel?
     private var buffer: OpaquePointer?
     /// The path new bytes take; see the type's comment for why switching is safe.
     var path: DataPath
-    private var sourceEnded = false
+    private(set) var sourceEnded = false
     /// The source's EOF was read: nothing unread can wait in it, so closing needs no drain.
     private(set) var sourceAtEOF = false
     /// Set while reads fill the scratch buffer: bulk traffic goes through splice.
     private var bulk = false
     private let scratch: UnsafeMutableRawBufferPointer
-    private var stopping = false
+    private(set) var stopping = false
     /// Set once the link closed the sockets: nothing may touch them any more.
-    private var disposed = false
+    private(set) var disposed = false
     /// Byte-touching faults; bytes on the buffered path pass through them.
     private(set) lazy var chain = StageChain { [unowned self] data in
         if buffer == nil { buffer = evbuffer_new() }
@@ -66,7 +66,7 @@ final class Pipe {
     }
     private var closeWatch: OpaquePointer?
     /// `tcp.cutoff how=drop`: nothing is read or written again, whatever faults come and go.
-    private var dropped = false
+    private(set) var dropped = false
     /// `tcp.limit_data`: bytes still allowed through; at 0 the link closes.
     var remaining: Int?
     /// `tcp.slow_close`: how long the FIN waits once everything is written.
@@ -177,7 +177,7 @@ final class Pipe {
 
     // MARK: reading
 
-    fileprivate func readable() {
+    func readable() {
         if remaining == 0 {
             limitReached()
         } else if path == .splice, pendingBytes == 0, !bulk {
@@ -309,7 +309,7 @@ final class Pipe {
 
     // MARK: writing
 
-    fileprivate func writable() { flush() }
+    func writable() { flush() }
 
     /// Writes what waits, kernel pipe first; arms the write event if the sink is full.
     private func flush() {
@@ -373,51 +373,4 @@ final class Pipe {
         if !link.closesWhenFinished(self) { Socket.shutdownWrite(sink) }
         link.pipeFinished(self)
     }
-
-    // MARK: events
-
-    private func armRead() {
-        // Not once disposed: a Redis session asks to read on (resumeReading) after a pass that
-        // closed the link (redis.close, a protocol error); libevent then warned "Epoll ADD on fd
-        // N failed: Bad file descriptor", or would watch a newer socket given the same number.
-        guard !readArmed, !sourceEnded, !stopping, !paused, !dropped, !disposed else { return }
-        readArmed = true
-        event_add(readEvent, nil)
-        // Decrypted bytes waiting in OpenSSL raise no readiness: come back for them now.
-        if sourceTLS?.readsWithoutReadiness == true { event_active(readEvent, Int32(EV_READ), 0) }
-    }
-
-    private func disarmRead() {
-        guard readArmed else { return }
-        readArmed = false
-        event_del(readEvent)
-    }
-
-    private func armWrite() {
-        guard !writeArmed, !dropped, !disposed else { return }
-        writeArmed = true
-        event_add(writeEvent, nil)
-    }
-
-    private func disarmWrite() {
-        guard writeArmed else { return }
-        writeArmed = false
-        event_del(writeEvent)
-    }
-}
-
-private func pipeReadable(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {
-    guard let arg else { return }
-    Unmanaged<Pipe>.fromOpaque(arg).takeUnretainedValue().readable()
-}
-
-private func pipeSourceClosed(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {
-    guard let arg else { return }
-    let pipe = Unmanaged<Pipe>.fromOpaque(arg).takeUnretainedValue()
-    pipe.link.peerLeftWhilePaused(pipe)
-}
-
-private func pipeWritable(_ fd: Int32, _ what: Int16, _ arg: UnsafeMutableRawPointer?) {
-    guard let arg else { return }
-    Unmanaged<Pipe>.fromOpaque(arg).takeUnretainedValue().writable()
 }
