@@ -153,6 +153,28 @@ extension RedisProtocolCase {
 /// reading the client once its answers pile up, the client's sends block), then read whole:
 /// every reply in its place.
 final class RedisProtocolDeepPipelineTests: RedisProtocolCase {
+    /// redis-py's pipeline writes every command before it reads a reply; Redis keeps reading
+    /// (its output buffer grows). The proxy stalled such a client past 65,536 waiting commands
+    /// (81,000 of 100,000 answered, then nothing): 300,000 GETs of a 100-byte value, sent whole
+    /// before any read, now all get their replies, with and without a fault to consult.
+    func testAWholePipelineSentBeforeAnyReadIsAnswered() throws {
+        for faults in [[], ["redis.error:error=LOADING,commands=FLUSHALL"]] {
+            let proxy = try startProxy(faults)
+            let fd = try Sock.connect(port: proxy.port, timeout: 60)
+            defer { Sock.close(fd) }
+            try Sock.sendAll(fd, resp("AUTH", Self.password) + resp("SET", "deep:value", String(repeating: "v", count: 100)))
+            XCTAssertEqual(try Sock.readExactly(fd, 10), Array("+OK\r\n+OK\r\n".utf8))
+            let count = 300_000
+            let reply = Array("$100\r\n\(String(repeating: "v", count: 100))\r\n".utf8)
+            let started = monotonicSeconds()
+            try Sock.sendAll(fd, Array(repeating: resp("GET", "deep:value"), count: count).flatMap { $0 })
+            XCTAssertLessThan(monotonicSeconds() - started, 30, "\(faults): sending took too long")
+            let received = try Sock.readExactly(fd, count * reply.count)
+            XCTAssertEqual(received.count, count * reply.count, "\(faults)")
+            XCTAssertEqual(Array(received.suffix(reply.count)), reply, "\(faults)")
+        }
+    }
+
     func testTwoHundredThousandCommandsAgainstASlowReader() throws {
         let proxy = try startProxy(["redis.error:error=LOADING,commands=GET,every=2"])
         let count = 200_000

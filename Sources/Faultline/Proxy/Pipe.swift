@@ -258,7 +258,11 @@ final class Pipe {
             evbuffer_add(buffer, scratch.baseAddress! + written, through - written)
             blocked()
         }
-        if let failure, let session { session.failThrough(self, failure) }
+        if let failure, let session {
+            session.failThrough(self, failure)
+        } else if let session, !disposed {
+            session.wroteThrough(self)
+        }
         if !withinLimit && !disposed { limitReached() }
     }
 

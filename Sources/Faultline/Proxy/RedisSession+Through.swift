@@ -10,7 +10,7 @@ extension RedisSession {
             // No fault can answer, hold, hang or close a command; nothing half-decided waits;
             // the client is keeping up (a read adds at most a scratch buffer of commands).
             return !link.proxy.hasCommandFaults && !halted && !hungCommand && !waitingForClient && fate != .drop
-                && pending.count < Self.maxPending / 2 && clientPipe.pendingBytes < highWater
+                && pending.count < Self.maxPending / 2 && clientPipe.pendingBytes < Self.clientBacklog
         }
         // Every entry is a reply to pass on as it comes.
         return pending.specials == 0 && !halted
@@ -20,6 +20,12 @@ extension RedisSession {
     /// protocol error that stops the rest (then `failThrough` once they went on).
     func frameThrough(_ pipe: Pipe, _ bytes: UnsafeRawBufferPointer) -> (Int, RESPError?) {
         pipe.direction == .upstream ? commandsThrough(bytes) : repliesThrough(bytes)
+    }
+
+    /// `pipe` wrote what went straight through: replies that left may let waiting commands
+    /// go on (the reply side's slow path does the same at the end of its pass).
+    func wroteThrough(_ pipe: Pipe) {
+        if pipe.direction == .downstream && waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
     }
 
     /// The bytes before a protocol error went on: now the error is handled as on the slow

@@ -54,16 +54,21 @@ final class RedisSession {
     let toUpstream: OpaquePointer
     let toClient: OpaquePointer
     lazy var clientHost = Socket.peerHost(link.client)
-    /// Most commands waiting for answers before the client's further commands wait unread.
-    static let maxPending = 65_536
+    /// Most commands waiting for answers (32 bytes each) before the client's further commands
+    /// wait unread. Redis itself keeps reading a client that writes its whole pipeline before
+    /// reading (its output buffer grows), and such a client deadlocks if the proxy stops
+    /// reading it: the bound is set far beyond real pipelines (redis-py sends 400,000 at once).
+    static let maxPending = 1 << 20
+    /// Bytes waiting for the client past which commands wait unread: only answers faultline
+    /// makes can grow it this far (the upstream's replies stop at the pipe's high water), so a
+    /// client flooding commands a fault answers, reading nothing, holds at most this much.
+    static let clientBacklog = 16 << 20
 
     let live: LiveToken
 
     /// The link's pipes, which live as long as it (see `link`).
     unowned(unsafe) let upstreamPipe: Pipe
     unowned(unsafe) let clientPipe: Pipe
-    /// The client-bound bytes past which commands wait unread.
-    let highWater: Int
     /// Someone listens to the proxy's events (expectations, the live view): subscribers come
     /// before the proxy's first link and stay, so this is read once.
     let observed: Bool
@@ -72,7 +77,6 @@ final class RedisSession {
         self.link = link
         self.upstreamPipe = upstreamPipe
         self.clientPipe = clientPipe
-        highWater = link.proxy.options.limits.highWater
         observed = link.proxy.bus.isObserved
         toUpstream = evbuffer_new()
         toClient = evbuffer_new()
@@ -152,7 +156,7 @@ final class RedisSession {
             return
         }
         while !hungCommand && !halted && !waitingForClient {
-            if pending.count >= Self.maxPending || clientPipe.pendingBytes >= highWater {
+            if pending.count >= Self.maxPending || clientPipe.pendingBytes >= Self.clientBacklog {
                 waitingForClient = true
                 break
             }
