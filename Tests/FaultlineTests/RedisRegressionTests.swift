@@ -81,4 +81,45 @@ final class RedisRegressionTests: XCTestCase {
         XCTAssertEqual(verdicts[0].observed, "max_auth_attempts 1 ≤ 4")
         XCTAssertEqual(verdicts[1].status, .pass, verdicts[1].observed)
     }
+
+    // MARK: found by a new user's trial
+
+    /// The key of LMPOP, BLMPOP, ZUNIONSTORE, XINFO, BITOP, SPUBLISH is where Redis's key specs
+    /// put it (LMPOP's slot came from its count "2"); keyless commands are never redirected.
+    func testRedirectionsUseTheRealKeyAndSkipKeylessCommands() throws {
+        let slot = RedisKeySlot.slot(of: ArraySlice(Array("alpha".utf8)))
+        XCTAssertEqual(slot, 865)
+        let cases: [[String]] = [["LMPOP", "2", "alpha", "beta", "LEFT"], ["BLMPOP", "0", "2", "alpha", "beta", "LEFT"],
+                                 ["ZUNIONSTORE", "alpha", "2", "b", "c"], ["XINFO", "STREAM", "alpha"],
+                                 ["BITOP", "AND", "alpha", "b"], ["SPUBLISH", "alpha", "m"], ["SINTERCARD", "1", "alpha"]]
+        for words in cases {
+            let command = RedisRuleMatchTests.command(words)
+            let key = RedisCommandKeys.indexes(of: command, name: words[0]).first.flatMap { command.argument($0) }
+            XCTAssertEqual(key.map { String(decoding: $0, as: UTF8.self) }, "alpha", "\(words)")
+        }
+        for keyless in [["PING"], ["DBSIZE"], ["MULTI"], ["SUBSCRIBE", "a"]] {
+            let command = RedisRuleMatchTests.command(keyless)
+            XCTAssertNil(RedisCommandKeys.indexes(of: command, name: keyless[0]).first, "\(keyless)")
+        }
+    }
+
+    /// LOADING without commands spares what Redis answers while loading (redis-py 8 sends
+    /// CLIENT … on connect) and the transaction commands; EXEC cannot be listed.
+    func testRedisErrorSparesConnectionAndTransactionCommands() throws {
+        let rule = try XCTUnwrap(RedisRule(try Fault(parsing: FaultSpec(parsing: "redis.error:error=LOADING"))))
+        for spared in [["CLIENT", "SETINFO", "lib-name", "x"], ["SELECT", "1"], ["INFO"], ["QUIT"], ["EXEC"], ["MULTI"], ["ECHO", "a"]] {
+            let command = RedisRuleMatchTests.command(spared)
+            XCTAssertFalse(rule.matches(command, role: RedisCommandRole.of(command)), "\(spared)")
+        }
+        let get = RedisRuleMatchTests.command(["GET", "a"])
+        XCTAssertTrue(rule.matches(get, role: .plain))
+        XCTAssertEqual(message("redis.error:error=LOADING,commands=GET|exec"),
+                       "invalid fault 'redis.error': parameter 'commands': EXEC cannot be answered by faultline: Redis would stay "
+                       + "inside the transaction (fault the commands inside it instead: they are answered in place of QUEUED)")
+    }
+
+    /// `-ERR x`, as on the wire: the dash is the reply's type.
+    func testALeadingDashIsTheReplyTypeNotTheText() {
+        XCTAssertEqual(RedisErrorText.text(for: "-ERR dash"), "ERR dash")
+    }
 }

@@ -25,8 +25,9 @@ struct RedisDecision {
                 terminal = .answer(text)
                 session.fired(name, "answered")
             case .redirect(let code, let node) where terminal == nil:
-                let key = RedisCommandKeys.indexes(of: command, name: RedisCommandKeys.name(of: command)).first
-                    .flatMap { command.argument($0) } ?? []
+                // A cluster answers a keyless command itself: only commands with a key move.
+                guard let key = RedisCommandKeys.indexes(of: command, name: RedisCommandKeys.name(of: command)).first
+                    .flatMap({ command.argument($0) }) else { continue }
                 terminal = .answer(RedisErrorText.redirection(code, key: key, to: node))
                 session.fired(name, "answered")
             case .hang where terminal == nil:

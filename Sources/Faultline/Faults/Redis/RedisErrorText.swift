@@ -24,7 +24,9 @@ enum RedisErrorText {
     /// `error` itself, with `ERR ` in front when it does not start with an upper-case code,
     /// as Redis's addReplyError writes it. Nil for a redirection code (it needs a slot and a
     /// node, see `redirection`).
-    static func text(for error: String) -> String? {
+    static func text(for given: String) -> String? {
+        // `-ERR x` as written on the wire: the dash is the reply's type, not its text.
+        let error = given.hasPrefix("-") ? String(given.dropFirst()) : given
         let upper = error.uppercased()
         if let preset = presets.first(where: { $0.code == upper }) { return preset.text }
         if redirections.contains(upper) { return nil }

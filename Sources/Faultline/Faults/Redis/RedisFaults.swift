@@ -34,7 +34,8 @@ enum RedisFaults {
     static let error = FaultKind(
         name: "redis.error",
         summary: "answer matching commands with a Redis error (LOADING, READONLY, OOM, BUSY, MASTERDOWN, CLUSTERDOWN, "
-            + "TRYAGAIN, MOVED, ASK or a text); without commands it spares AUTH and HELLO, as Redis does",
+            + "TRYAGAIN, MOVED, ASK or a text); without commands it spares AUTH, HELLO, CLIENT, SELECT, ECHO, QUIT, RESET, "
+            + "INFO, COMMAND and the transaction commands, as Redis answers those; EXEC cannot be listed",
         parameters: [
             FaultParameter("error", .text, default: nil,
                            "a preset code (\(RedisErrorText.codes.joined(separator: ", "))) or the error text"),
@@ -52,6 +53,10 @@ enum RedisFaults {
             let redirects = RedisErrorText.redirections.contains(code)
             if redirects && fault.word("to").isEmpty {
                 throw ParameterError(parameter: "to", message: "is required by error=\(code): the host:port the client is sent to")
+            }
+            if ParameterType.words(in: fault.word("commands")).contains(where: { $0.uppercased() == "EXEC" }) {
+                throw ParameterError(parameter: "commands", message: "EXEC cannot be answered by faultline: Redis would stay inside "
+                    + "the transaction (fault the commands inside it instead: they are answered in place of QUEUED)")
             }
             if !redirects && !fault.word("to").isEmpty {
                 throw ParameterError(parameter: "to", message: "only goes with error=MOVED or error=ASK")

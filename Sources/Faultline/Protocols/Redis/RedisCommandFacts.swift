@@ -85,8 +85,12 @@ enum RedisCommandKeys {
         case everyOther
         /// `BLPOP k1 k2 timeout`.
         case allButLast
-        /// `EVAL script numkeys k1 k2 …`.
-        case counted
+        /// `EVAL script numkeys k1 k2 …`: the key count at this argument, the keys after it.
+        case counted(at: Int)
+        /// `ZUNIONSTORE dest numkeys k1 k2 …`: a key, then a counted list.
+        case destinationAndCounted
+        /// `BITOP op dest src …`: every argument from the second on.
+        case fromSecond
         /// `OBJECT ENCODING key`, `MEMORY USAGE key`.
         case second
         /// `XREAD … STREAMS k1 k2 id1 id2`.
@@ -98,8 +102,8 @@ enum RedisCommandKeys {
         for name in ["AUTH", "HELLO", "PING", "ECHO", "SELECT", "INFO", "CONFIG", "CLIENT", "CLUSTER", "COMMAND",
                      "DBSIZE", "FLUSHALL", "FLUSHDB", "MULTI", "EXEC", "DISCARD", "UNWATCH", "QUIT", "RESET",
                      "SAVE", "BGSAVE", "BGREWRITEAOF", "LASTSAVE", "TIME", "ROLE", "SLOWLOG", "MONITOR",
-                     "SUBSCRIBE", "PSUBSCRIBE", "SSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "SUNSUBSCRIBE",
-                     "PUBLISH", "SPUBLISH", "PUBSUB", "SCRIPT", "FUNCTION", "KEYS", "SCAN", "RANDOMKEY", "WAIT",
+                     "SUBSCRIBE", "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE",
+                     "PUBLISH", "PUBSUB", "SCRIPT", "FUNCTION", "KEYS", "SCAN", "RANDOMKEY", "WAIT",
                      "LATENCY", "DEBUG", "SHUTDOWN", "SWAPDB", "ACL", "REPLICAOF", "SLAVEOF", "SYNC", "PSYNC",
                      "FAILOVER", "MODULE", "READONLY", "READWRITE", "ASKING", "LOLWUT", "MIGRATE"] {
             table[name] = Layout.none
@@ -112,7 +116,13 @@ enum RedisCommandKeys {
         table["MSET"] = .everyOther
         table["MSETNX"] = .everyOther
         for name in ["BLPOP", "BRPOP", "BZPOPMIN", "BZPOPMAX"] { table[name] = .allButLast }
-        for name in ["EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"] { table[name] = .counted }
+        for name in ["EVAL", "EVALSHA", "EVAL_RO", "EVALSHA_RO", "FCALL", "FCALL_RO"] { table[name] = .counted(at: 2) }
+        for name in ["LMPOP", "ZMPOP", "SINTERCARD", "ZINTERCARD", "ZUNION", "ZINTER", "ZDIFF"] { table[name] = .counted(at: 1) }
+        for name in ["BLMPOP", "BZMPOP"] { table[name] = .counted(at: 2) }
+        for name in ["ZUNIONSTORE", "ZINTERSTORE", "ZDIFFSTORE"] { table[name] = .destinationAndCounted }
+        table["BITOP"] = .fromSecond
+        table["XINFO"] = .second
+        table["XGROUP"] = .second
         table["OBJECT"] = .second
         table["MEMORY"] = .second
         table["XREAD"] = .streams
@@ -138,16 +148,25 @@ enum RedisCommandKeys {
             return Array(1..<max(1, min(captured, command.argumentCount - 1)))
         case .second:
             return captured > 2 ? [2] : []
-        case .counted:
-            guard let text = command.argument(2), let count = Int(String(decoding: text, as: UTF8.self)),
-                  count > 0, count <= Int(Int32.max) else { return [] }
-            return Array(3..<min(captured, 3 + count))
+        case .counted(let at):
+            return counted(command, at: at)
+        case .destinationAndCounted:
+            return [1] + counted(command, at: 2)
+        case .fromSecond:
+            return captured > 2 ? Array(2..<captured) : []
         case .streams:
             guard let marker = (1..<captured).first(where: { command.argumentEquals($0, caseInsensitive: "STREAMS") })
             else { return [] }
             let keys = (command.argumentCount - marker - 1) / 2
             return Array((marker + 1)..<min(captured, marker + 1 + keys))
         }
+    }
+
+    /// The keys after a key count at argument `at` (those captured).
+    private static func counted(_ command: RESPCommand, at: Int) -> [Int] {
+        guard let text = command.argument(at), let count = Int(String(decoding: text, as: UTF8.self)),
+              count > 0, count <= Int(Int32.max), at + 1 < command.capturedCount else { return [] }
+        return Array((at + 1)..<min(command.capturedCount, at + 1 + count))
     }
 
     /// The upper-cased name of `command` (its first argument).
