@@ -299,6 +299,7 @@ final class Link {
     /// Graceful end: read nothing more, write what was read, then FIN both ways.
     func drainAndClose() {
         guard toUpstream != nil, toClient != nil else { return close(resetClient: false, resetUpstream: false) }
+        session?.releaseHolds()
         toUpstream?.stopReading()
         toClient?.stopReading()
     }

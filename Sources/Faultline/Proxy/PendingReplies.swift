@@ -119,6 +119,14 @@ struct PendingReplies {
         return removeFirst()
     }
 
+    /// Every held reply is due now.
+    mutating func releaseAll() {
+        for index in head..<entries.count where entries[index].releaseAt != 0 {
+            entries[index].releaseAt = 0
+            if !entries[index].isSpecial { specials -= 1 }
+        }
+    }
+
     /// Replies the fault named `fault` delays are due now.
     mutating func releaseAll(delayedBy fault: String) {
         for index in head..<entries.count where entries[index].delayedBy >= 0 && note(entries[index].delayedBy) == fault {

@@ -123,6 +123,17 @@ final class RedisSession {
         processCommands()
     }
 
+    /// The proxy shuts down: what was read goes out now, held replies included (a hung command
+    /// goes on to the upstream, whose answer is delivered if it comes before the drain ends).
+    func releaseHolds() {
+        pending.releaseAll()
+        if hungCommand {
+            hungCommand = false
+            resumeHungCommand()
+        }
+        processReplies()
+    }
+
     /// A fault was removed: a command it hung is decided again; replies it delays go at once.
     func faultRemoved(_ name: String) {
         pending.releaseAll(delayedBy: name)
