@@ -98,24 +98,6 @@ final class Link {
         connectTimer?.schedule(after: delay)
     }
 
-    /// Turns the client away with a server's own words (`redis.max_clients`): they fit in the
-    /// socket's buffer, so one write sends them, then a FIN follows.
-    private func respondAndClose(_ answer: String, for fault: String) {
-        fired(fault, "rejected")
-        log.debug("\(fault): answering \(answer.debugDescription) and closing")
-        var bytes = answer
-        bytes.withUTF8 { text in
-            guard let start = text.baseAddress else { return }
-            if let clientTLS {
-                _ = clientTLS.write(start, text.count)
-                clientTLS.closeNotify()
-            } else {
-                _ = Glibc.write(client, start, text.count)
-            }
-        }
-        close(resetClient: false, resetUpstream: false)
-    }
-
     /// The client's bytes were read: a request starts unless one is outstanding.
     func clientSent() {
         guard !exchangeOutstanding, session == nil, proxy.bus.isObserved else { return }
