@@ -259,7 +259,7 @@ final class RedisSession {
         // The clock is read only for someone: a latency in an event, or a release time.
         var entry = PendingReply(kind: .upstream, arrived: observed || plan.delay != nil ? Monotonic.now() : 0,
                                  counted: counted)
-        entry.handshake = role.isHandshake
+        entry.handshake = role.isHandshake || (role == .plain && RedisCommandRole.setsUpConnection(command))
         if let (delay, fault) = plan.delay {
             entry.releaseAt = max(1, entry.arrived &+ Monotonic.nanoseconds(delay))
             entry.delayedBy = pending.keep(fault)

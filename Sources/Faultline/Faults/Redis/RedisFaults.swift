@@ -34,8 +34,8 @@ enum RedisFaults {
     static let error = FaultKind(
         name: "redis.error",
         summary: "answer matching commands with a Redis error (LOADING, READONLY, OOM, BUSY, MASTERDOWN, CLUSTERDOWN, "
-            + "TRYAGAIN, MOVED, ASK or a text); without commands it spares AUTH, HELLO, CLIENT, SELECT, ECHO, QUIT, RESET, "
-            + "INFO, COMMAND and the transaction commands, as Redis answers those; EXEC cannot be listed",
+            + "TRYAGAIN, MOVED, ASK or a text); without commands it spares AUTH, HELLO and the transaction commands; "
+            + "EXEC cannot be listed",
         parameters: [
             FaultParameter("error", .text, default: nil,
                            "a preset code (\(RedisErrorText.codes.joined(separator: ", "))) or the error text"),

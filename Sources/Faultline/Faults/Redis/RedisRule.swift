@@ -21,12 +21,11 @@ struct RedisRule {
     private let keys: [UInt8]?
     /// `redis.reject_auth`: matches commands that send credentials, and only those.
     let authOnly: Bool
-    /// Without `commands`, spare the commands Redis answers in the states its presets describe
-    /// (`redis.error`): connection set-up and management (redis-py 8 sends CLIENT … on connect)
-    /// and transaction control (an EXEC faultline answered would leave Redis inside MULTI).
+    /// Without `commands`, spare AUTH, HELLO (`redis.error`, as Redis answers them in the states
+    /// its presets describe) and transaction control (an EXEC faultline answered would leave
+    /// Redis inside MULTI).
     private let sparesHandshake: Bool
-    private static let spared: [[UInt8]] = ["CLIENT", "SELECT", "ECHO", "QUIT", "RESET", "INFO", "COMMAND",
-                                             "MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"].map { Array($0.utf8) }
+    private static let spared: [[UInt8]] = ["MULTI", "EXEC", "DISCARD", "WATCH", "UNWATCH"].map { Array($0.utf8) }
     /// `first`/`every` count per client address, not per proxy.
     let perClient: Bool
 

@@ -55,6 +55,16 @@ enum RedisCommandRole: Equatable {
         command.isNamed("UNSUBSCRIBE") || command.isNamed("PUNSUBSCRIBE") || command.isNamed("SUNSUBSCRIBE")
     }
 
+    /// Commands clients send as they open a connection besides AUTH and HELLO (redis-py 8:
+    /// CLIENT SETINFO, CLIENT MAINT_NOTIFICATIONS; SELECT for a database): like HELLO, their
+    /// answers open the way for the client's work rather than answer it.
+    static func setsUpConnection(_ command: RESPCommand) -> Bool {
+        if command.isNamed("SELECT") { return true }
+        return command.isNamed("CLIENT") && (command.argumentEquals(1, caseInsensitive: "SETNAME")
+            || command.argumentEquals(1, caseInsensitive: "SETINFO")
+            || command.argumentEquals(1, caseInsensitive: "MAINT_NOTIFICATIONS"))
+    }
+
     /// AUTH or HELLO: the commands that set a connection up.
     var isHandshake: Bool {
         switch self {
