@@ -72,9 +72,9 @@ public struct Fault: Sendable {
                 values[key] = try declared.parse(text)
             }
         }
-        // Texts and lists without a default are optional; a kind that needs one checks it.
-        for parameter in kind.parameters where values[parameter.name] == nil
-            && !(parameter.defaultValue == nil && (parameter.type == .text || parameter.type == .list)) {
+        // Optional parameters (texts and lists without a default among them) may stay unset;
+        // a kind that needs one checks it.
+        for parameter in kind.parameters where values[parameter.name] == nil && !parameter.optional {
             guard let value = parameter.defaultValue else {
                 throw ParameterError(parameter: parameter.name, message: "is required by \(kind.name)")
             }
@@ -128,6 +128,9 @@ public struct Fault: Sendable {
         if case .count(let value)? = values[key] { return value }
         return 0
     }
+
+    /// Whether the parameter was given (or has a default).
+    func has(_ key: String) -> Bool { values[key] != nil }
 
     func word(_ key: String) -> String {
         if case .word(let value)? = values[key] { return value }

@@ -17,6 +17,9 @@ public enum ParameterType: Sendable, Equatable {
     /// Words: a YAML list (`[GET, SET]`), or one text with the words separated by `|`, `,` or
     /// spaces (`GET|SET` in `--fault`). Held as one `.word`, the words joined by spaces.
     case list
+    /// Named values: a YAML mapping (`{X-Api-Version: "2"}`), or `Name:value|Name:value` in
+    /// `--fault`. Held as one `.word`, one `Name: value` per line.
+    case fields
 
     /// How durations written as bare numbers are scaled.
     public enum DurationUnit: String, Sendable { case microseconds = "us", milliseconds = "ms" }
@@ -32,6 +35,7 @@ public enum ParameterType: Sendable, Equatable {
         case .choice(let words): words.joined(separator: "|")
         case .text: "text"
         case .list: "list"
+        case .fields: "name: value, …"
         }
     }
 }
@@ -70,12 +74,16 @@ public struct FaultParameter: Sendable {
     public let defaultValue: ParameterValue?
     /// One line for `faultline faults`.
     public let help: String
+    /// Without a default, the parameter may still be left out (its absence means something).
+    public let optional: Bool
 
     /// Declares a parameter.
-    public init(_ name: String, _ type: ParameterType, default defaultValue: ParameterValue?, _ help: String) {
+    public init(_ name: String, _ type: ParameterType, default defaultValue: ParameterValue?, optional: Bool = false,
+                _ help: String) {
         self.name = name
         self.type = type
         self.defaultValue = defaultValue
+        self.optional = optional || defaultValue == nil && (type == .text || type == .list || type == .fields)
         self.help = help
     }
 
@@ -103,6 +111,8 @@ public struct FaultParameter: Sendable {
             case .text:
                 guard !text.isEmpty else { throw invalid(text, "a non-empty text") }
                 return .word(text)
+            case .fields:
+                return .word(try FieldsText.read(text))
             case .list:
                 let words = ParameterType.words(in: text)
                 guard !words.isEmpty else { throw invalid(text, "a list of words such as GET|SET") }
@@ -110,6 +120,8 @@ public struct FaultParameter: Sendable {
             }
         } catch let error as NumberError {
             throw ParameterError(parameter: name, message: error.description)
+        } catch let error as FieldsText.Problem {
+            throw ParameterError(parameter: name, message: error.message)
         }
     }
 

@@ -5,7 +5,7 @@ public enum FaultRegistry {
     public static let kinds: [FaultKind] = [
         Latency.kind, Bandwidth.kind, Slicer.kind, SlowClose.kind, Timeout.kind, ResetPeer.kind,
         LimitData.kind, Down.kind, ConnectDelay.kind, Cutoff.kind, RefuseUpstream.kind,
-    ] + TLSFaults.kinds + RedisFaults.kinds
+    ] + TLSFaults.kinds + RedisFaults.kinds + HTTPFaults.kinds
 
     /// The kind called `name`, or nil.
     public static func kind(named name: String) -> FaultKind? {

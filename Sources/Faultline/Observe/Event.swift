@@ -41,6 +41,11 @@ public struct Event: Sendable {
         /// `handshake` when the request set the connection up (AUTH, HELLO): its success opens
         /// the way for the client's work rather than answering it.
         case requestAnswered(error: String?, byFaultline: Bool, latency: Duration, handshake: Bool)
+        /// An HTTP response's head reached the client: its `status` (after `http.status`),
+        /// whether faultline wrote it, and the time from the request's arrival (time to first byte).
+        case responseStarted(status: Int, byFaultline: Bool, firstByte: Duration)
+        /// The client closed its side with this request unanswered: it gave up on it (HTTP).
+        case requestAbandoned
         /// Bytes that break the protocol: from the client (it got the server's error and the
         /// connection closed) or from the upstream (the connection closed).
         case protocolError(fromClient: Bool, message: String)

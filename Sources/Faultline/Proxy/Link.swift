@@ -46,8 +46,8 @@ final class Link {
     var handshake: TLSHandshake?
     /// The certificate profile the client meets (its handshake's events name it).
     var profile: CertificateProfile?
-    /// The Redis protocol on this link (`protocol: redis`), from when the pipes start.
-    private(set) var session: RedisSession?
+    /// The protocol on this link (`protocol: redis` or `http`), from when the pipes start.
+    private(set) var session: (any LinkSession)?
     private let live: LiveToken
 
     init(id: UInt64, client: Int32, proxy: Proxy) {
@@ -184,8 +184,12 @@ final class Link {
                           loop: loop, path: path, limits: limits)
         toClient = Pipe(.downstream, link: self, from: upstream, to: client, tls: (upstreamTLS, clientTLS),
                         loop: loop, path: path, limits: limits)
-        if proxy.options.protocol == .redis, let toUpstream, let toClient {
-            session = RedisSession(link: self, toUpstream: toUpstream, toClient: toClient)
+        if let toUpstream, let toClient {
+            switch proxy.options.protocol {
+            case .redis: session = RedisSession(link: self, toUpstream: toUpstream, toClient: toClient)
+            case .http: session = HTTPSession(link: self, toUpstream: toUpstream, toClient: toClient)
+            case .tcp: break
+            }
         }
         if proxy.logsLinks { log.debug("connected to upstream \(proxy.upstream)") }
         proxy.bus.emit(.upstreamConnected, proxy: proxy.name, link: id)

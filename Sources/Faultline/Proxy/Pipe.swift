@@ -224,9 +224,9 @@ final class Pipe {
     /// Small messages: read into the loop's scratch buffer and write straight on. Two plain
     /// syscalls beat two splices for a few hundred bytes; a full scratch buffer means bulk
     /// traffic, which then goes through splice until it turns small again. With `session`
-    /// (a Redis link with nothing waiting, held or to decide) the bytes are framed in place
+    /// (a protocol link with nothing waiting, held or to decide) the bytes are framed in place
     /// for their facts first: what the session lets through goes on at once.
-    private func copyThrough(framing session: RedisSession? = nil) {
+    private func copyThrough(framing session: (any LinkSession)? = nil) {
         let got = Glibc.read(source, scratch.baseAddress, allowance(scratch.count))
         guard got > 0 else {
             if got == 0 { return endOfSource(atEOF: true) }
@@ -235,9 +235,9 @@ final class Pipe {
         }
         let withinLimit = account(got)
         var through = got
-        var failure: RESPError?
+        var failed = false
         if let session {
-            (through, failure) = session.frameThrough(self, UnsafeRawBufferPointer(start: scratch.baseAddress, count: got))
+            (through, failed) = session.frameThrough(self, UnsafeRawBufferPointer(start: scratch.baseAddress, count: got))
         } else if got == scratch.count {
             bulk = true
         }
@@ -258,8 +258,8 @@ final class Pipe {
             evbuffer_add(buffer, scratch.baseAddress! + written, through - written)
             blocked()
         }
-        if let failure, let session {
-            session.failThrough(self, failure)
+        if failed, let session {
+            session.failThrough(self)
         } else if let session, !disposed {
             session.wroteThrough(self)
         }

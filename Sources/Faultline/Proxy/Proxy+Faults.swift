@@ -10,6 +10,9 @@ extension Proxy {
         if fault.kind.name.hasPrefix("redis."), options.protocol != .redis {
             throw FaultSpecError(text: fault.kind.name, reason: "acts on Redis commands, and proxy '\(name)' speaks \(options.protocol.rawValue) (give it protocol: redis in a scenario, --protocol redis on faultline proxy)")
         }
+        if fault.kind.name.hasPrefix("http."), options.protocol != .http {
+            throw FaultSpecError(text: fault.kind.name, reason: "acts on HTTP requests, and proxy '\(name)' speaks \(options.protocol.rawValue) (give it protocol: http in a scenario, --protocol http on faultline proxy)")
+        }
         if fault.kind.name.hasPrefix("tls."), options.tls == nil {
             throw FaultSpecError(text: fault.kind.name, reason: "acts on TLS handshakes, and proxy '\(name)' does not terminate TLS (give it tls: in a scenario, --tls-profile on faultline proxy)")
         }
@@ -26,7 +29,7 @@ extension Proxy {
         }
         let state = FaultState(fault: fault)
         faultStates.append(state)
-        if state.redis != nil { commandFaults += 1 }
+        if state.redis != nil || state.http != nil { commandFaults += 1 }
         log.info("fault \(fault.name) (\(fault.kind.name)) on")
         bus.emit(.faultOn(name: fault.name, kind: fault.kind.name), proxy: self.name)
         if fault.kind.closesListener(fault) { suspendListening() }
@@ -40,7 +43,7 @@ extension Proxy {
     public func removeFault(named name: String) -> Bool {
         guard let index = faultStates.firstIndex(where: { $0.fault.name == name }) else { return false }
         let removed = faultStates.remove(at: index)
-        if removed.redis != nil { commandFaults -= 1 }
+        if removed.redis != nil || removed.http != nil { commandFaults -= 1 }
         let fault = removed.fault
         log.info("fault \(fault.name) (\(fault.kind.name)) off")
         bus.emit(.faultOff(name: fault.name, kind: fault.kind.name), proxy: self.name)
@@ -52,7 +55,8 @@ extension Proxy {
         return true
     }
 
-    /// Whether a fault acting on Redis commands is active (a link then decides each command).
+    /// Whether a fault acting on messages (Redis commands, HTTP requests) is active: a link
+    /// then decides each one.
     var hasCommandFaults: Bool { commandFaults > 0 }
 
     /// Removes every fault.
@@ -84,9 +88,12 @@ final class FaultState {
     var seenByClient: [String: Int] = [:]
     /// What a command fault does, read once from its parameters.
     let redis: RedisRule?
+    /// What an HTTP fault does, read once from its parameters.
+    let http: HTTPRule?
 
     init(fault: Fault) {
         self.fault = fault
         redis = RedisRule(fault)
+        http = HTTPRule(fault)
     }
 }

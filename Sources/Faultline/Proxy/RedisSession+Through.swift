@@ -18,8 +18,10 @@ extension RedisSession {
 
     /// Frames `bytes` just read by `pipe`; returns how many leading bytes go on, and the
     /// protocol error that stops the rest (then `failThrough` once they went on).
-    func frameThrough(_ pipe: Pipe, _ bytes: UnsafeRawBufferPointer) -> (Int, RESPError?) {
-        pipe.direction == .upstream ? commandsThrough(bytes) : repliesThrough(bytes)
+    func frameThrough(_ pipe: Pipe, _ bytes: UnsafeRawBufferPointer) -> (through: Int, failed: Bool) {
+        let (through, error) = pipe.direction == .upstream ? commandsThrough(bytes) : repliesThrough(bytes)
+        throughError = error
+        return (through, error != nil)
     }
 
     /// `pipe` wrote what went straight through: replies that left may let waiting commands
@@ -31,7 +33,9 @@ extension RedisSession {
     /// The bytes before a protocol error went on: now the error is handled as on the slow
     /// path (the client gets Redis's answer and the connection closes; upstream garbage ends
     /// the link).
-    func failThrough(_ pipe: Pipe, _ error: RESPError) {
+    func failThrough(_ pipe: Pipe) {
+        guard let error = throughError else { return }
+        throughError = nil
         if pipe.direction == .upstream {
             clientGarbage(error, intake: nil)
             pumpAnswers()

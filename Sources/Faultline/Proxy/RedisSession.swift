@@ -10,7 +10,7 @@ import CEvent
 /// commands: `[to forward][the command being scanned, undecided][not scanned]`;
 /// replies: `[scanned, to deliver][not scanned]`.
 /// Bytes leave in batches (one evbuffer move and one write per read, not per message).
-final class RedisSession {
+final class RedisSession: LinkSession {
     // Stored state is internal, not private, for the reply side in RedisSession+Replies.swift;
     // nothing outside the session touches it.
     /// The link owns the session and closes it first; see `Pipe.link` for `unowned(unsafe)`.
@@ -51,6 +51,8 @@ final class RedisSession {
     var processingReplies = false
     var repliesAgain = false
     var releaseTimer: Timer?
+    /// The protocol error `frameThrough` stopped at, for `failThrough`.
+    var throughError: RESPError?
     let toUpstream: OpaquePointer
     let toClient: OpaquePointer
     lazy var clientHost = Socket.peerHost(link.client)

@@ -44,7 +44,7 @@ public enum ProxyProtocol: String, Sendable, CaseIterable {
 
     /// What faultline can proxy today. The others are named already, so that a file asking for
     /// one is refused with that reason instead of silently running as TCP.
-    public static let available: [ProxyProtocol] = [.tcp, .redis]
+    public static let available: [ProxyProtocol] = [.tcp, .redis, .http]
 
     /// Reads a protocol's name; the error tells a word that is no protocol from a protocol that
     /// is not available yet.

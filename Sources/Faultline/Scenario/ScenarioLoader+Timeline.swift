@@ -69,21 +69,24 @@ extension ScenarioBuilder {
         let known = (kind.parameters + Fault.commonParameters).map(\.name)
         var given: [(name: String, text: String, node: Node)] = []
         var parameterEntries = parameters.filter { $0.key != "proxy" }.map { (key: $0.key, keyNode: $0.keyNode, value: $0.value) }
-        // `match: {commands: [GET], keys: "session:*"}` holds parameters of the kind's own.
+        // `match: {commands: [GET], keys: "session:*"}` holds parameters of the kind's own;
+        // HTTP's `headers` there are the request's (`request_headers`).
         if let index = parameterEntries.firstIndex(where: { $0.key == "match" }), Self.matchKeys.contains(where: known.contains) {
             let match = parameterEntries.remove(at: index)
-            let expected = "a mapping such as { commands: [GET], keys: \"session:*\" }"
+            let http = kind.name.hasPrefix("http.")
+            let expected = http ? "a mapping such as { method: GET, path: \"/api/v2/*\" }" : "a mapping such as { commands: [GET], keys: \"session:*\" }"
             let inner = reader.mapping(match.value, "match", expected: expected)
             if inner?.isEmpty == true { reader.report(match.value, "match: expected \(expected), found an empty mapping") }
             if inner?.isEmpty ?? true { failed = true }
             for entry in inner ?? [] {
-                guard Self.matchKeys.contains(entry.key), known.contains(entry.key) else {
-                    let allowed = Self.matchKeys.filter(known.contains)
+                let name = http && entry.key == "headers" ? "request_headers" : entry.key
+                guard Self.matchKeys.contains(name), known.contains(name) else {
+                    let allowed = Self.matchKeys.filter(known.contains).map { $0 == "request_headers" ? "headers" : $0 }
                     reader.report(entry.keyNode, "match has no key '\(entry.key)'\(Suggestion.hint(for: entry.key, in: allowed))")
                     failed = true
                     continue
                 }
-                parameterEntries.append((entry.key, entry.keyNode, entry.value))
+                parameterEntries.append((http && entry.key == "headers" ? "request_headers" : entry.key, entry.keyNode, entry.value))
             }
         }
         for parameter in parameterEntries {
@@ -98,8 +101,13 @@ extension ScenarioBuilder {
                 failed = true
                 continue
             }
-            let isList = kind.parameters.first { $0.name == parameter.key }?.type == .list
-            guard let text = isList ? listText(parameter.value, parameter.key) : reader.text(parameter.value, parameter.key, expected: "a value") else {
+            let type = kind.parameters.first { $0.name == parameter.key }?.type
+            let text = switch type {
+            case .list: listText(parameter.value, parameter.key)
+            case .fields: fieldsText(parameter.value, parameter.key == "request_headers" ? "headers" : parameter.key)
+            default: reader.text(parameter.value, parameter.key, expected: "a value")
+            }
+            guard let text else {
                 failed = true
                 continue
             }
@@ -113,7 +121,30 @@ extension ScenarioBuilder {
     }
 
     /// The parameters that may sit under a protocol fault's `match:`.
-    static let matchKeys = ["commands", "keys"]
+    static let matchKeys = ["commands", "keys", "method", "path", "query", "request_headers"]
+
+    /// A fields parameter: a YAML mapping of names to texts (`true`/`false` as written), or
+    /// one text `Name:value|Name:value`.
+    private func fieldsText(_ node: Node, _ key: String) -> String? {
+        let expected = "a mapping such as { X-Api-Version: \"2\" }"
+        guard case .mapping = node else { return reader.text(node, key, expected: expected) }
+        guard let entries = reader.mapping(node, key, expected: expected) else { return nil }
+        var lines: [String] = []
+        for entry in entries {
+            guard let value = reader.text(entry.value, "\(key).\(entry.key)", expected: "a text, true or false") else { return nil }
+            guard !value.contains("\n") else {
+                reader.report(entry.value, "\(key).\(entry.key): a value on one line")
+                return nil
+            }
+            lines.append("\(entry.key): \(value)")
+        }
+        guard !lines.isEmpty else {
+            reader.report(node, "\(key): expected \(expected), found an empty mapping")
+            return nil
+        }
+        // The trailing line end marks YAML's lines: a value may hold `|` (a regex's alternation).
+        return lines.joined(separator: "\n") + "\n"
+    }
 
     /// A list parameter: a YAML sequence of words, or one text (`GET|SET`, `GET`).
     private func listText(_ node: Node, _ key: String) -> String? {

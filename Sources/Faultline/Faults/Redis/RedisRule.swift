@@ -31,7 +31,7 @@ struct RedisRule {
 
     /// The rule of `fault`, or nil when its kind does not decide per command.
     init?(_ fault: Fault) {
-        guard fault.kind.selectsCommands else { return nil }
+        guard fault.kind.selectsCommands, fault.kind.name.hasPrefix("redis.") else { return nil }
         commands = ParameterType.words(in: fault.word("commands")).map { Array($0.uppercased().utf8) }
         let glob = fault.word("keys")
         keys = glob.isEmpty ? nil : Array(glob.utf8)

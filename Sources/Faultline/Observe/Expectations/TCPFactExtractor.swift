@@ -13,12 +13,13 @@
 /// proxy a named one, `(connect)`: no command of it reached anyone). That holds for a
 /// TLS handshake the client aborted, too: the connection ends before the upstream connected.
 ///
-/// On protocol proxies (`protocol: redis`) the proxy parses requests and their answers:
+/// On protocol proxies (`protocol: redis`, `http`) the proxy parses requests and their answers:
 /// - request: a `requestStarted` (a command, named: `GET session:42`);
 /// - success / failure: its `requestAnswered` (a failure when the answer is an error, the error's
 ///   code in the reason), in order; an accepted AUTH or HELLO is neither (it sets the
 ///   connection up), a rejected one is a failure;
-/// - failure: each request still unanswered when the connection is cut or closes ("no reply").
+/// - failure: each request still unanswered when the connection is cut or closes ("no reply"),
+///   or when the client closes its side (`requestAbandoned`, HTTP: counted at its abandonment).
 ///
 /// Handshakes and data after them (on proxies with `tls:`) come from a `TLSFactExtractor`
 /// run beside; they add nothing to the counts above.
@@ -96,6 +97,10 @@ public struct TCPFactExtractor: FactExtractor {
             // and a HELLO during an outage would count as its first success.
             guard let error else { return handshake ? [] : [fact(.success)] }
             return [fact(.failure(reason: "\(error) from \(byFaultline ? "faultline" : "the upstream")"))]
+        case .requestAbandoned:
+            guard let unanswered = open[key]?.unanswered, unanswered > 0 else { return [] }
+            open[key]?.unanswered = unanswered - 1
+            return [fact(.failure(reason: "abandoned by the client"))]
         case .upstreamFailed(let reason):
             return end(key, fact, reason: "upstream failed: \(reason)")
         case .faultFired(let name, _, let action) where Self.endingActions.contains(action):

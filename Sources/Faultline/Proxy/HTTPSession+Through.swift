@@ -1,0 +1,84 @@
+/// The fast path of `HTTPSession`: while no HTTP fault is active and nothing waits, is held
+/// or is shaped, a pipe reads into the loop's scratch buffer, the session frames the bytes in
+/// place for their facts (pending entries, request and response events), and the pipe writes
+/// them straight on — the syscalls of a TCP link, with request facts kept.
+extension HTTPSession {
+    func passesThrough(_ pipe: Pipe) -> Bool {
+        if pipe.direction == .upstream {
+            return !proxy.hasCommandFaults && !halted && requestHeldUntil == 0 && !waitingForClient && fate != .drop
+                && pending.count < Self.maxPending / 2 && clientPipe.pendingBytes < Self.clientBacklog
+        }
+        return pending.specials == 0 && !halted && webSocket == nil
+    }
+
+    func frameThrough(_ pipe: Pipe, _ bytes: UnsafeRawBufferPointer) -> (through: Int, failed: Bool) {
+        let (through, error) = pipe.direction == .upstream ? requestsThrough(bytes) : responsesThrough(bytes)
+        throughError = error
+        return (through, error != nil)
+    }
+
+    func wroteThrough(_ pipe: Pipe) {
+        if pipe.direction == .downstream && waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
+    }
+
+    func failThrough(_ pipe: Pipe) {
+        guard let error = throughError else { return }
+        throughError = nil
+        if pipe.direction == .upstream {
+            clientGarbage(error, intake: nil)
+            pumpAnswers()
+            sendToClient()
+        } else {
+            upstreamGarbage(error, nil)
+        }
+    }
+
+    private func requestsThrough(_ bytes: UnsafeRawBufferPointer) -> (Int, HTTPError?) {
+        var offset = 0
+        // After an Upgrade or CONNECT, bytes are not framed until its response says what they are.
+        while offset < bytes.count && !tunnel && !awaitingUpgrade {
+            switch requests.scan(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+            case .needMore(let consumed):
+                offset += consumed
+            case .head(let consumed):
+                offset += consumed
+                if !requestRecorded { decide() }
+            case .message(let consumed), .complete(let consumed):
+                offset += consumed
+                if !requestRecorded { decide() }
+                requestEnded()
+            case .error(let error):
+                return (offset, error)
+            }
+        }
+        return (bytes.count, nil)
+    }
+
+    private func responsesThrough(_ bytes: UnsafeRawBufferPointer) -> (Int, HTTPError?) {
+        var offset = 0
+        while offset < bytes.count && !tunnel {
+            if responses.atBoundary {
+                let front = pending.first
+                responses.answersHEAD = front?.isHEAD ?? false
+                responses.answersCONNECT = front?.isCONNECT ?? false
+            }
+            switch responses.scan(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
+            case .needMore(let consumed):
+                offset += consumed
+            case .head(let consumed):
+                offset += consumed
+                responseHead(nil)
+            case .message(let consumed):
+                offset += consumed
+                responseHead(nil)
+                responseComplete()
+            case .complete(let consumed):
+                offset += consumed
+                responseComplete()
+            case .error(let error):
+                return (offset, error)
+            }
+        }
+        return (bytes.count, nil)
+    }
+}
