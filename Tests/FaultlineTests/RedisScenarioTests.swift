@@ -151,11 +151,11 @@ final class RedisScenarioTests: XCTestCase {
         XCTAssertEqual(errors(yaml("      - tcp.latency: { proxy: cache, ms: 10 }")), [], "a redis proxy takes tcp.* faults too")
     }
 
-    func testHTTPIsStillNotAvailable() {
+    func testRedisFaultsNeedARedisProxyEvenOnHTTP() {
         let http = Self.template.replacingOccurrences(of: "    protocol: redis", with: "    protocol: http")
-            .replacingOccurrences(of: "FAULTS", with: "      - tcp.latency: { proxy: cache, ms: 10 }")
-        XCTAssertEqual(errors(http), ["s.yaml:5:15: protocol: 'http' is not available yet (faultline speaks tcp and redis for now)"])
-        XCTAssertEqual(ProxyProtocol.available, [.tcp, .redis])
+            .replacingOccurrences(of: "FAULTS", with: "      - redis.error: { proxy: cache, error: LOADING }")
+        XCTAssertEqual(errors(http), ["s.yaml:13:9: redis.error needs a proxy with protocol: redis; proxy 'cache' speaks http"])
+        XCTAssertEqual(ProxyProtocol.available, [.tcp, .redis, .http])
         XCTAssertEqual(try ProxyProtocol.parse("redis"), .redis)
     }
 

@@ -67,11 +67,9 @@ final class ScenarioRefusalTests: XCTestCase {
         XCTAssertEqual(errors(for: "127.0.0.1:0", replacing: "127.0.0.1:16379"), [], "listen: port 0 picks a free port")
     }
 
-    /// Until http is spoken, a file asking for it must not silently run as TCP.
-    func testProtocolsThatDoNotExistYetAreNotIgnored() {
-        XCTAssertEqual(errors(for: "    protocol: http\ntimeline:", replacing: "timeline:"), [
-            "s.yaml:5:15: protocol: 'http' is not available yet (faultline speaks tcp and redis for now)",
-        ])
+    /// A protocol that does not exist must not silently run as TCP.
+    func testUnknownProtocolsAreNotIgnored() {
+        XCTAssertEqual(errors(for: "    protocol: http\ntimeline:", replacing: "timeline:"), [])
         XCTAssertEqual(errors(for: "    protocol: redis\ntimeline:", replacing: "timeline:"), [])
         XCTAssertEqual(errors(for: "    protocol: foo\ntimeline:", replacing: "timeline:"), [
             "s.yaml:5:15: protocol: 'foo' is not a protocol; expected tcp, redis or http",

@@ -79,8 +79,10 @@ final class InputRefusalTests: IntegrationCase {
                           "--upstream: invalid address '127.0.0.1:0': port 0 cannot be connected to; an upstream port goes from 1 to 65535")
     }
 
-    func testProtocolsAreEitherNotYetAvailableOrNotProtocols() throws {
-        try assertRefused(["--protocol", "http"], "--protocol: 'http' is not available yet (faultline speaks tcp and redis for now)")
+    func testFaultsOfAnotherProtocolAndUnknownProtocolsAreRefused() throws {
+        try assertRefused(["--protocol", "redis", "--fault", "http.respond:status=404"],
+                          "--fault: invalid fault 'http.respond': acts on HTTP requests, and proxy 'proxy' speaks redis "
+                          + "(give it protocol: http in a scenario, --protocol http on faultline proxy)")
         try assertRefused(["--protocol", "tcp", "--fault", "redis.hang"],
                           "--fault: invalid fault 'redis.hang': acts on Redis commands, and proxy 'proxy' speaks tcp "
                           + "(give it protocol: redis in a scenario, --protocol redis on faultline proxy)")

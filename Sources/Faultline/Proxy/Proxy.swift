@@ -136,7 +136,8 @@ public final class Proxy {
         if let tls = options.tls, serverTLS == nil {
             do {
                 let authority = try CertificateAuthority.openOrCreate(directory: options.certificateAuthority)
-                let contexts = try ServerTLSContexts(settings: tls, authority: authority)
+                let contexts = try ServerTLSContexts(settings: tls, authority: authority,
+                                                     alpn: options.protocol == .http ? "http/1.1" : nil)
                 // Faults added before start (`--fault tls.profile:…`) found no contexts to prepare.
                 for fault in faults {
                     if let profile = CertificateProfile(rawValue: fault.word("profile")) { try contexts.prepare(profile) }

@@ -8,12 +8,15 @@ import Foundation
 final class ServerTLSContexts {
     let settings: ServerTLS
     private let authority: CertificateAuthority
+    /// The application protocol offered in ALPN (`http/1.1` on an HTTP proxy), or nil.
+    private let alpn: String?
     private var contexts: [CertificateProfile: OpaquePointer] = [:]
 
     /// Makes the context for `settings.profile`; throws what stops it (the CA cache, OpenSSL).
-    init(settings: ServerTLS, authority: CertificateAuthority) throws {
+    init(settings: ServerTLS, authority: CertificateAuthority, alpn: String? = nil) throws {
         self.settings = settings
         self.authority = authority
+        self.alpn = alpn
         try prepare(settings.profile)
     }
 
@@ -72,5 +75,28 @@ final class ServerTLSContexts {
         }
         SSL_CTX_set_client_hello_cb(context, tlsClientHelloCallback, nil)
         SSL_CTX_set_info_callback(context, tlsInfoCallback)
+        if alpn == "http/1.1" { SSL_CTX_set_alpn_select_cb(context, alpnSelectHTTP11, nil) }
     }
+}
+
+/// OpenSSL's ALPN callback on an HTTP proxy: `http/1.1` when the client offers it; otherwise
+/// no ALPN (a client offering only h2 goes on without, as it would with an HTTP/1.1-only server).
+func alpnSelectHTTP11(_ ssl: OpaquePointer?, _ out: UnsafeMutablePointer<UnsafePointer<UInt8>?>?,
+                      _ outLength: UnsafeMutablePointer<UInt8>?, _ offered: UnsafePointer<UInt8>?,
+                      _ offeredLength: UInt32, _ arg: UnsafeMutableRawPointer?) -> Int32 {
+    guard let offered, let out, let outLength else { return SSL_TLSEXT_ERR_NOACK }
+    let wanted = Array("http/1.1".utf8)
+    var index = 0
+    while index < Int(offeredLength) {
+        let length = Int(offered[index])
+        let start = index + 1
+        guard start + length <= Int(offeredLength) else { break }
+        if length == wanted.count, (0..<length).allSatisfy({ offered[start + $0] == wanted[$0] }) {
+            out.pointee = offered + start
+            outLength.pointee = UInt8(length)
+            return SSL_TLSEXT_ERR_OK
+        }
+        index = start + length
+    }
+    return SSL_TLSEXT_ERR_NOACK
 }
