@@ -139,6 +139,11 @@ extension HTTPSession {
         bodyDelivered = 0
         guard !pending.isEmpty else { return }
         let entry = pending.removeFirst()
+        if awaitingUpgrade && pending.isEmpty && !responses.isTunnel {
+            // The upgrade was refused (a 4xx, a 200): the connection is still HTTP.
+            awaitingUpgrade = false
+            processRequests()
+        }
         guard entry.counted, observed else { return }
         proxy.bus.emit(.requestAnswered(error: frontStatus >= 500 ? String(frontStatus) : nil, byFaultline: false,
                                         latency: Monotonic.duration(from: entry.arrived, to: Monotonic.now()), handshake: false),

@@ -118,11 +118,15 @@ final class HTTPSession: LinkSession {
                 proxy.bus.emit(.requestAbandoned, proxy: proxy.name, link: link.id)
             }
         }
+        if requestHeldUntil != 0 {
+            // The client left during `http.delay before: request`: what it sent goes on now.
+            requestHeldUntil = 0
+            fate = .forward
+        }
         if !halted && fate != .drop {
             forwardable += requestScanned
             requestScanned = 0
         }
-        requestHeldUntil = 0  // the client left: what it sent goes on now
         processRequests()
     }
 
