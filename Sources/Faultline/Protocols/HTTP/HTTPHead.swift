@@ -88,6 +88,7 @@ final class HTTPHead {
 
     /// Reads the head in `bytes` as a request (`request`) or a response; nil when it is sound.
     func parse(request: Bool) -> HTTPError? {
+        fields.removeAll(keepingCapacity: true)
         contentLength = nil
         chunked = false
         otherTransferCoding = false
@@ -210,7 +211,8 @@ final class HTTPHead {
                 otherTransferCoding = true
             }
         }
-        if request && minorVersion == 1 && hosts != 1 {
+        // RFC 9112 §3.2: a 1.1 request without Host, and any request with more than one, is a 400.
+        if request && (hosts > 1 || minorVersion == 1 && hosts == 0) {
             return HTTPError(400, hosts == 0 ? "no Host header" : "more than one Host header")
         }
         return nil
