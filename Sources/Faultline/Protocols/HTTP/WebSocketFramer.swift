@@ -60,9 +60,16 @@ final class WebSocketFramer {
     }
 
     /// An unmasked close frame, as a server sends it: the status `code`, then `reason`
-    /// (cut to fit a control frame's 125 bytes).
+    /// (cut to fit a control frame's 125 bytes, before a character that would not fit whole:
+    /// a reason that is not UTF-8 makes the client fail the connection, RFC 6455 §8.1).
     static func closeFrame(code: Int, reason: String) -> [UInt8] {
-        let text = Array(reason.utf8.prefix(123))
+        var text = Array(reason.utf8.prefix(124))
+        if text.count > 123 {
+            // Where the first byte left out continues a character (10xxxxxx), that character goes.
+            var cut = 123
+            while cut > 0 && text[cut] & 0xC0 == 0x80 { cut -= 1 }
+            text.removeSubrange(cut...)
+        }
         return [0x88, UInt8(2 + text.count), UInt8(code >> 8 & 0xFF), UInt8(code & 0xFF)] + text
     }
 }
