@@ -27,7 +27,7 @@ public enum FaultCatalog {
     }
 
     private static func row(_ parameter: FaultParameter) -> String {
-        let value = parameter.defaultValue.map { "default \($0)" } ?? (parameter.type == .text || parameter.type == .list || Fault.commonParameters.contains { $0.name == parameter.name } ? "optional" : "required")
+        let value = parameter.defaultValue.map { "default \($0)" } ?? (parameter.optional || Fault.commonParameters.contains { $0.name == parameter.name } ? "optional" : "required")
         return "    \(pad(parameter.name, 14)) \(pad("\(parameter.type.name), \(value)", 30)) \(parameter.help)"
     }
 

@@ -62,7 +62,7 @@ public enum ScenarioSchema {
                     example: "127.0.0.1:16379"),
         ScenarioKey("upstream", "address", "required", "where the proxy forwards", example: "127.0.0.1:6379"),
         ScenarioKey("protocol", ProxyProtocol.allCases.map(\.rawValue).joined(separator: "|"), "tcp",
-                    "what the proxy parses, which decides the faults it takes (redis: see redis.md); http is not available yet",
+                    "what the proxy parses, which decides the faults it takes (see redis.md, http.md)",
                     example: "tcp"),
         ScenarioKey("tls", "mapping (below)", "plain", "terminate TLS toward the client, presenting a certificate profile",
                     example: "{ profile: incomplete_chain, host: localhost }"),

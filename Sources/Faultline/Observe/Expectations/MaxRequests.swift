@@ -6,7 +6,7 @@ enum MaxRequests: ExpectationCheck {
     static let info = ExpectationKindInfo(
         name: "max_requests",
         summary: "At most `limit` requests in scope (on a TCP proxy a request is an exchange: the client sends, the upstream answers). "
-            + "With `match` or `command`, only the requests they name count (a protocol proxy names its requests; on TCP that is an error).",
+            + "With `match`, `command`, `method` or `path`, only the requests they name count (a protocol proxy names its requests; on TCP that is an error).",
         parameters: [.init("limit", .count, "the most requests allowed", example: "20")] + RequestFilter.parameters,
         scalarParameter: "limit",
         example: "- during: outage\n  proxy: redis\n  max_requests: {limit: 20, command: GET}")

@@ -10,7 +10,7 @@ enum NoRequest: ExpectationCheck {
 
     static let info = ExpectationKindInfo(
         name: "no_request",
-        summary: "No request matching `match` (`*` matches any text) or `command` (a Redis command, any case) in scope; "
+        summary: "No request matching `match` (`*` matches any text), `command` (a Redis command, any case), `method` or `path` (HTTP) in scope; "
             + "without either, no request at all. A TCP proxy cannot see what a request asks: there it means no request at all.",
         parameters: RequestFilter.parameters,
         scalarParameter: "match",
