@@ -160,7 +160,8 @@ final class RedisFaultParsingTests: XCTestCase {
                            + "tcp.down, tcp.connect_delay, tcp.cutoff, tcp.refuse_upstream, tls.profile, tls.alert, "
                            + "tls.handshake_delay, tls.reset_handshake, tls.close_handshake, tls.max_version, "
                            + "tls.require_client_cert, redis.reject_auth, redis.error, redis.delay, redis.hang, redis.close, "
-                           + "redis.max_clients")
+                           + "redis.max_clients, http.respond, http.delay, http.drip, http.truncate, http.abort, http.status, "
+                           + "http.ws_reject, http.ws_close")
     }
 
     // MARK: error texts
