@@ -5,7 +5,9 @@
 extension HTTPSession {
     func passesThrough(_ pipe: Pipe) -> Bool {
         if pipe.direction == .upstream {
-            return !proxy.hasCommandFaults && !halted && requestHeldUntil == 0 && !waitingForClient && fate != .drop
+            // Faults may be active: a request they act on hands the rest of the read to the
+            // buffered path (see requestsThrough); a request already handed there stays there.
+            return !halted && requestHeldUntil == 0 && !waitingForClient && (requests.atBoundary || fate == .forward)
                 && pending.count < Self.maxPending / 2 && clientPipe.pendingBytes < Self.clientBacklog
         }
         return pending.specials == 0 && !halted && webSocket == nil
@@ -33,25 +35,43 @@ extension HTTPSession {
         }
     }
 
+    /// Frames requests in place. While faults are active, a request's head waits to be decided:
+    /// one that ends this read, or that a fault does more to than forward, is left with the
+    /// rest of the read for the buffered path, its scanned head counted in `requestScanned`.
     private func requestsThrough(_ bytes: UnsafeRawBufferPointer) -> (Int, HTTPError?) {
         var offset = 0
+        let deciding = proxy.hasCommandFaults
         // After an Upgrade or CONNECT, bytes are not framed until its response says what they are.
         while offset < bytes.count && !tunnel && !awaitingUpgrade {
+            let start = offset
+            let fresh = requests.atBoundary
             switch requests.scan(UnsafeRawBufferPointer(rebasing: bytes[offset...])) {
             case .needMore(let consumed):
                 offset += consumed
+                // While faults are active a head still arriving is not sent before its decision.
+                if deciding && requests.inHead { return handOff(from: fresh ? start : offset, scanned: fresh ? consumed : 0) }
             case .head(let consumed):
                 offset += consumed
                 if !requestRecorded { decide() }
+                if fate != .forward || requestHeldUntil != 0 || halted { return handOff(from: start, scanned: consumed) }
             case .message(let consumed), .complete(let consumed):
                 offset += consumed
                 if !requestRecorded { decide() }
+                if fate != .forward || requestHeldUntil != 0 || halted { return handOff(from: start, scanned: consumed) }
                 requestEnded()
             case .error(let error):
                 return (offset, error)
             }
         }
         return (bytes.count, nil)
+    }
+
+    /// The bytes from `start` go to the buffered path; the first `scanned` of them are the
+    /// current request's, already framed.
+    private func handOff(from start: Int, scanned: Int) -> (Int, HTTPError?) {
+        requestScanned = scanned
+        forwardable = 0
+        return (start, nil)
     }
 
     private func responsesThrough(_ bytes: UnsafeRawBufferPointer) -> (Int, HTTPError?) {

@@ -164,6 +164,11 @@ final class HTTPSession: LinkSession {
 
     private func requestPass() {
         guard let intake = upstreamPipe.intakeBuffer else { return }
+        if requestRecorded && requestHeldUntil == 0 && fate != .undecided {
+            // The fast path handed over a request it decided (its head at the intake's front).
+            settleScanned(intake)
+            if requests.atBoundary { requestEnded() }
+        }
         if halted {
             moveForwardable(intake)
             evbuffer_drain(intake, evbuffer_get_length(intake))

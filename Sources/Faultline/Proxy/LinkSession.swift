@@ -17,7 +17,8 @@ protocol LinkSession: AnyObject {
     /// Whether what `pipe` reads next can go straight through (framed in place for facts).
     func passesThrough(_ pipe: Pipe) -> Bool
     /// Frames `bytes` just read by `pipe`: how many leading bytes go on, and whether the rest
-    /// broke the protocol (then `failThrough` once those went on).
+    /// broke the protocol (then `failThrough` once those went on). Short of the end without
+    /// a failure, the rest is put in the pipe's intake and handed to `take(from:)`.
     func frameThrough(_ pipe: Pipe, _ bytes: UnsafeRawBufferPointer) -> (through: Int, failed: Bool)
     /// `pipe` wrote what went straight through.
     func wroteThrough(_ pipe: Pipe)

@@ -261,7 +261,14 @@ final class Pipe {
         if failed, let session {
             session.failThrough(self)
         } else if let session, !disposed {
-            session.wroteThrough(self)
+            if through < got {
+                // The session stopped at a message a fault must decide: the rest takes the
+                // buffered path, in the intake, as if read there.
+                if intake == nil { intake = evbuffer_new() }
+                evbuffer_add(intake, scratch.baseAddress! + through, got - through)
+                session.take(from: self)
+            }
+            if !disposed { session.wroteThrough(self) }
         }
         if !withinLimit && !disposed { limitReached() }
     }
