@@ -40,7 +40,7 @@ struct ProxyCommand: ParsableCommand {
     @Option(help: ArgumentHelp("Address to forward to: host:port or [v6]:port.", valueName: "addr"))
     var upstream: [String] = []
 
-    @Option(parsing: .unconditional, help: "Protocol spoken through the proxy: tcp, or redis (commands framed, redis.* faults); http comes with its faults.")
+    @Option(parsing: .unconditional, help: "Protocol spoken through the proxy: tcp, redis (commands framed, redis.* faults) or http (requests framed, http.* faults).")
     var `protocol`: String = "tcp"
 
     @Option(name: .customLong("fault"),
