@@ -6,17 +6,7 @@ import XCTest
 /// `max_auth_attempts`, `max_requests` with `command`, `no_request` with `command`.
 final class RedisFactTests: XCTestCase {
     private func facts(_ script: EventScript) -> [String] {
-        var extractor = TCPFactExtractor()
-        return script.ordered.flatMap { extractor.facts(from: $0) }.map { fact in
-            let what = switch fact.kind {
-            case .attempt: "attempt"
-            case .request(let detail): "request(\(detail ?? "-"))"
-            case .success: "success"
-            case .failure(let reason): "failure(\(reason))"
-            default: "other"
-            }
-            return "\(Figures.seconds(fact.time)) \(fact.proxy ?? "-")#\(fact.link ?? 0) \(what)"
-        }
+        script.describedFacts(extractor: TCPFactExtractor())
     }
 
     private static func answered(error: String? = nil, byFaultline: Bool = false, handshake: Bool = false) -> Event.Kind {
