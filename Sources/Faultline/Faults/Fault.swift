@@ -41,9 +41,9 @@ public struct Fault: Sendable {
         "direction", .choice(FaultDirection.allCases.map(\.rawValue)), default: nil,
         "upstream (client→server), downstream or both; the default depends on the kind")
     static let probabilityParameter = FaultParameter(
-        "probability", .probability, default: .probability(1), "chance a connection (for redis.* command faults: a matching command) is affected, decided from the seed")
-    static let firstParameter = FaultParameter("first", .count, default: nil, "only the first N connections (redis.* command faults: matching commands) the fault sees")
-    static let everyParameter = FaultParameter("every", .count, default: nil, "only every Nth connection (redis.* command faults: matching command) the fault sees")
+        "probability", .probability, default: .probability(1), "chance a connection (redis.*/http.* message faults: a matching command or request) is affected, decided from the seed")
+    static let firstParameter = FaultParameter("first", .count, default: nil, "only the first N connections (redis.*/http.* message faults: matching commands or requests) the fault sees")
+    static let everyParameter = FaultParameter("every", .count, default: nil, "only every Nth connection (redis.*/http.* message faults: matching command or request) the fault sees")
 
     /// Builds a fault from `key=value` texts; every error names its parameter.
     public init(kind: FaultKind, parameters: [(name: String, value: String)]) throws {

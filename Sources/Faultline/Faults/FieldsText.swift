@@ -14,8 +14,8 @@ enum FieldsText {
             }
             let name = entry[..<colon].trimmingSpaces
             let value = entry[entry.index(after: colon)...].trimmingSpaces
-            guard !name.isEmpty, name.utf8.allSatisfy(HTTPBytes.isToken) else {
-                throw Problem(message: "'\(name)' is not a field name (letters, digits and !#$%&'*+-.^_`|~)")
+            guard !name.isEmpty, !name.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else {
+                throw Problem(message: "'\(name)' is not a name (empty, or a control character)")
             }
             guard !value.utf8.contains(where: { $0 < 0x20 && $0 != 0x09 || $0 == 0x7F }) else {
                 throw Problem(message: "the value of \(name) holds a control character")

@@ -160,7 +160,7 @@ extension HTTPSession {
         } else if !responses.atBoundary, !pending.isEmpty {
             let entry = pending.removeFirst()
             if entry.counted && observed {
-                proxy.bus.emit(.requestAnswered(error: "response cut short by the upstream", byFaultline: false,
+                proxy.bus.emit(.requestAnswered(error: "incomplete response", byFaultline: false,
                                                 latency: Monotonic.duration(from: entry.arrived, to: Monotonic.now()), handshake: false),
                                proxy: proxy.name, link: link.id)
             }
@@ -176,7 +176,7 @@ extension HTTPSession {
         if !pending.isEmpty {
             let entry = pending.removeFirst()
             if entry.counted && observed {
-                proxy.bus.emit(.requestAnswered(error: "response cut short", byFaultline: true,
+                proxy.bus.emit(.requestAnswered(error: "incomplete response", byFaultline: true,
                                                 latency: Monotonic.duration(from: entry.arrived, to: Monotonic.now()), handshake: false),
                                proxy: proxy.name, link: link.id)
             }

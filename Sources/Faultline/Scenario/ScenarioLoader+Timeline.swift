@@ -173,7 +173,9 @@ extension ScenarioBuilder {
             do {
                 return try Fault(kind: kind, parameters: remaining.map { ($0.name, $0.text) })
             } catch let error as ParameterError {
-                let message = error.message.contains(kind.name) ? error.description : "\(kind.name) \(error)"
+                // A scenario writes the request headers as `headers` under match:.
+                let message = (error.message.contains(kind.name) ? error.description : "\(kind.name) \(error)")
+                    .replacingOccurrences(of: "parameter 'request_headers'", with: "parameter 'headers'")
                 if let index = remaining.firstIndex(where: { $0.name == error.parameter }) {
                     reader.report(remaining[index].node, message)
                     remaining.remove(at: index)

@@ -62,7 +62,7 @@ struct HTTPMatch {
             do {
                 return (Array((lowercased ? pair.name.lowercased() : pair.name).utf8), try Condition(pair.value))
             } catch {
-                throw ParameterError(parameter: key == "request_headers" ? "headers" : key,
+                throw ParameterError(parameter: key,
                                      message: "\(pair.name): not a regular expression: \(error)")
             }
         }

@@ -54,5 +54,15 @@ struct HTTPRule {
     }
 
     /// Checks what only building the rule finds (a regular expression that does not compile).
-    static func check(_ fault: Fault) throws { _ = try HTTPMatch(fault) }
+    static func check(_ fault: Fault) throws {
+        for key in ["headers", "request_headers"] {
+            for (name, _) in FieldsText.pairs(fault.word(key)) where !name.utf8.allSatisfy(HTTPBytes.isToken) {
+                throw ParameterError(parameter: key, message: "'\(name)' is not a field name (letters, digits and !#$%&'*+-.^_`|~)")
+            }
+        }
+        if let framing = FieldsText.pairs(fault.word("headers")).first(where: { ["content-length", "transfer-encoding"].contains($0.name.lowercased()) }) {
+            throw ParameterError(parameter: "headers", message: "\(framing.name) is faultline's to set (it frames the body it sends)")
+        }
+        _ = try HTTPMatch(fault)
+    }
 }
