@@ -113,16 +113,7 @@ final class HTTPUpstream: CustomStringConvertible {
         guard let directory else { return "/bytes?size=\(size)" + (chunked ? "&chunked=1" : "") }
         let name = "blob-\(size)"
         let file = "\(directory)/www/\(name)"
-        if !FileManager.default.fileExists(atPath: file) {
-            let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: Pattern.blockSize, alignment: 8)
-            defer { buffer.deallocate() }
-            var data = Data(capacity: size)
-            for block in 0..<((size + Pattern.blockSize - 1) / Pattern.blockSize) {
-                Pattern(seed: UInt64(size)).fill(block: block, into: buffer)
-                data.append(contentsOf: buffer.prefix(min(Pattern.blockSize, size - block * Pattern.blockSize)))
-            }
-            try data.write(to: URL(fileURLWithPath: file))
-        }
+        if !FileManager.default.fileExists(atPath: file) { _ = try writePatternFile(file, size: size, seed: UInt64(size)) }
         return (chunked ? "/chunked/" : "/") + name
     }
 
@@ -178,4 +169,34 @@ struct UpstreamStartFailure: Error, CustomStringConvertible {
     let kind: HTTPUpstream.Kind
     let output: String
     var description: String { "the \(kind) upstream did not start:\n\(output)" }
+}
+
+/// Writes `size` bytes of `Pattern(seed:)` to `path`; returns their digest.
+func writePatternFile(_ path: String, size: Int, seed: UInt64 = 7) throws -> StreamDigest {
+    guard FileManager.default.createFile(atPath: path, contents: nil), let handle = FileHandle(forWritingAtPath: path) else {
+        throw SystemCallFailure(call: "create \(path)", code: EIO)
+    }
+    defer { try? handle.close() }
+    let hasher = SHA256Hasher()
+    let block = UnsafeMutableRawBufferPointer.allocate(byteCount: Pattern.blockSize, alignment: 8)
+    defer { block.deallocate() }
+    var written = 0
+    var index = 0
+    while written < size {
+        Pattern(seed: seed).fill(block: index, into: block)
+        index += 1
+        let part = UnsafeRawBufferPointer(rebasing: block.prefix(min(Pattern.blockSize, size - written)))
+        hasher.update(part)
+        handle.write(Data(part))
+        written += part.count
+    }
+    return hasher.finish()
+}
+
+/// The length and sha256 of a file's bytes.
+func digestOfFile(_ path: String) throws -> StreamDigest {
+    let data = try Data(contentsOf: URL(fileURLWithPath: path))
+    let hasher = SHA256Hasher()
+    data.withUnsafeBytes { hasher.update($0) }
+    return hasher.finish()
 }
