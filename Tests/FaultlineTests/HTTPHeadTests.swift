@@ -202,6 +202,10 @@ final class HTTPHeadTests: XCTestCase {
         limits.maxHead = 2048
         assertError("GET / HTTP/1.1\r\nHost: h\r\nX: \(String(repeating: "a", count: 2048))\r\n\r\n", 431,
                     "head larger than 2 KB", Framing.Setup(limits: limits))
+        limits.maxHeaders = 3
+        XCTAssertEqual(Framing.outcome("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\n\r\n", Framing.Setup(limits: limits)).events.count, 1)
+        assertError("GET / HTTP/1.1\r\nHost: h\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n", 431, "more than 3 header fields",
+                    Framing.Setup(limits: limits))
     }
 
     func testChunkLineShapes() {

@@ -53,6 +53,7 @@ final class HTTPFramer {
     init(_ side: Side, limits: HTTPLimits = .standard) {
         self.side = side
         self.limits = limits
+        head.maxHeaders = limits.maxHeaders
     }
 
     /// Between messages: nothing of a next one has been read.

@@ -31,6 +31,9 @@ final class HTTPHead {
     private(set) var hasUpgrade = false
     private(set) var expectContinue = false
 
+    /// Header fields `parse` accepts (the framer sets its limits' `maxHeaders`).
+    var maxHeaders = HTTPLimits.standard.maxHeaders
+
     init() {
         bytes.reserveCapacity(1024)
         fields.reserveCapacity(16)
@@ -114,8 +117,8 @@ final class HTTPHead {
                 guard let field = HTTPBytes.field(all, line.content) else {
                     return HTTPError(400, "malformed header line (a field name is a token followed directly by ':')")
                 }
-                guard fields.count < HTTPLimits.standard.maxHeaders else {
-                    return HTTPError(431, "more than \(HTTPLimits.standard.maxHeaders) header fields")
+                guard fields.count < maxHeaders else {
+                    return HTTPError(431, "more than \(maxHeaders) header fields")
                 }
                 fields.append((Int32(field.name.lowerBound)..<Int32(field.name.upperBound),
                                Int32(field.value.lowerBound)..<Int32(field.value.upperBound)))
