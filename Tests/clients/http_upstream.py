@@ -12,7 +12,7 @@ once it accepts, then one JSON line per request it sees, before answering:
     POST /upload                        reads the body; answers {"length": N, "sha256": HEX}
     GET  /status/CODE                   that status, X-Upstream: yes and a JSON body
     GET  /ws                            WebSocket echo (text and binary)
-    GET  /garbage                       bytes that are not HTTP, then the connection closes
+    GET  /garbage[?after=ok]            bytes that are not HTTP (after a whole 200 "ok"), then the close
     POST /v1/traces                     an OTLP/HTTP receiver: 200, an empty protobuf answer
 """
 import argparse
@@ -103,6 +103,8 @@ async def traces(request):
 
 
 async def garbage(request):
+    if request.query.get("after") == "ok":  # a whole response first, then the garbage
+        request.transport.write(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     request.transport.write(b"\x00\x01 this is not HTTP\r\n\r\n")
     request.transport.close()
     raise web.HTTPInternalServerError()  # aiohttp cannot write it: the transport is closed
