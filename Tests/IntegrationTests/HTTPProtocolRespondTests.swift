@@ -71,6 +71,32 @@ final class HTTPProtocolRespondTests: HTTPProtocolCase {
         XCTAssertEqual(unavailable.body, #"{"error":"Service Unavailable","status":503}"#)
     }
 
+    /// The OpenTelemetry OTLP/HTTP exporter: a 405 on POST /v1/traces drops the batch with
+    /// "Failed to export spans batch code: 405, reason: Method Not Allowed"; a first 503 is
+    /// retried after its Retry-After (1 s) and the batch reaches the upstream; with no fault it
+    /// is exported through the proxy to either upstream.
+    func testOTLPExporterMeets405And503() throws {
+        for upstream in try bothUpstreams() {
+            let clean = try startProxy(upstream)
+            let exported = try python("otlp", port: clean.port, paths: ["/v1/traces"], ["--timeout", "5"])
+            XCTAssertEqual(exported.map { $0.string("export") }, ["SUCCESS"], "\(upstream): \(exported)")
+        }
+        let upstream = try pythonUpstream()
+        let refusing = try startProxy(upstream, ["http.respond:status=405,method=POST,path=/v1/traces"])
+        let dropped = try python("otlp", port: refusing.port, paths: ["/v1/traces"], ["--timeout", "5"])
+        XCTAssertEqual(dropped.map { $0.string("message") ?? $0.string("export") },
+                       ["Failed to export spans batch code: 405, reason: Method Not Allowed", "FAILURE"], "\(dropped)")
+        XCTAssertEqual(dropped.first?.string("logged"), "ERROR")
+
+        let unavailable = try startProxy(upstream, ["http.respond:status=503,path=/v1/traces,first=1"])
+        let retried = try python("otlp", port: unavailable.port, paths: ["/v1/traces"], ["--timeout", "5"])
+        XCTAssertEqual(retried.map { $0.string("message") ?? $0.string("export") },
+                       ["Transient error Service Unavailable encountered while exporting spans batch, retrying in 1.00s.", "SUCCESS"],
+                       "\(retried)")
+        XCTAssertGreaterThanOrEqual(try XCTUnwrap(retried.last?.seconds()), 1.0)
+        XCTAssertEqual(upstream.waitForSeen(1).map { "\($0.method) \($0.path)" }, ["POST /v1/traces"])
+    }
+
     /// Response headers and a body of the fault's own.
     func testOwnHeadersAndBody() throws {
         let upstream = try pythonUpstream()

@@ -19,7 +19,7 @@ TLS against, and one or more --path):
                --timeout, a call every --interval s for --duration s
   storm        --workers threads, each asking again at once after any failure, for --duration s
 Common: --method, --timeout (s), --header Name:value, --data-size N (a deterministic body),
---chunked (send the body chunked).
+--chunked (send the body chunked), --linger S (stay S seconds after the last request).
 """
 import argparse
 import asyncio
@@ -280,12 +280,14 @@ def main():
     parser.add_argument("--interval", type=float, default=0.1)
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--linger", type=float, default=0, help="seconds to stay alive after the last request")
     args = parser.parse_args()
     modes = {"requests": run_requests, "httpx": run_httpx, "otlp": otlp, "breaker": breaker, "storm": storm}
     if args.mode in modes:
         modes[args.mode](args)
     else:
         asyncio.run({"httpx-async": httpx_async, "aiohttp": run_aiohttp, "websocket": websocket}[args.mode](args))
+    time.sleep(args.linger)
 
 
 if __name__ == "__main__":
