@@ -100,6 +100,8 @@ final class HTTPUpstream: CustomStringConvertible {
                     # SSI output has no length: nginx sends it chunked.
                     location /chunked/ { alias \(directory)/www/; ssi on; ssi_types *; }
                     location /upload/ { dav_methods PUT; create_full_put_path on; }
+                    # A 101 and nothing after it: enough for http.ws_close to act on the tunnel.
+                    location = /ws-accept { return 101; }
             \(statuses)
                 }
             }

@@ -12,14 +12,19 @@ extension IntegrationCase {
     static var churnAllowedKBPerLink: Double { 1.0 }
 
     /// Opens and closes links one after another through `faultline proxy ARGUMENTS` in front
-    /// of `upstream`, each sending `message` and, with `awaitReply`, waiting for whatever comes
-    /// back first (the reply, EOF or RST); with `halfClose` it sends its FIN after the message
-    /// (a fault that never answers then ends the link at once, one link at a time); then
-    /// checks RSS per link.
-    func churnLinks(upstream: UInt16, _ arguments: [String], label: String, message: [UInt8], awaitReply: Bool = true,
-                    halfClose: Bool = false) throws {
+    /// of `upstream`, each sending `message` (or, with `alternates`, the links taking `message`
+    /// and each alternate in turn) and, with `awaitReply`, waiting for whatever comes back
+    /// first (the reply, EOF or RST); with `halfClose` it sends its FIN after the message (a
+    /// fault that never answers then ends the link at once, one link at a time); then checks
+    /// RSS per link.
+    func churnLinks(upstream: UInt16, _ arguments: [String], label: String, message: [UInt8], alternates: [[UInt8]] = [],
+                    awaitReply: Bool = true, halfClose: Bool = false) throws {
         let proxy = try ProxyProcess.start(upstream: "127.0.0.1:\(upstream)", arguments)
+        let messages = [message] + alternates
+        var turn = 0
         func link() throws {
+            let message = messages[turn % messages.count]
+            turn += 1
             let fd: Int32
             do {
                 fd = try Sock.connect(port: proxy.port, timeout: 5)
