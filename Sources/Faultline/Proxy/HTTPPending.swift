@@ -89,7 +89,14 @@ struct HTTPPendingQueue {
         return told
     }
 
-    mutating func uncountFront() { if !isEmpty { entries[head].counted = false } }
+    /// The newest entry is answered by faultline after all (its request broke mid-body, after
+    /// its head went on): `plan` takes the place of the upstream's response.
+    mutating func replaceLast(with plan: HTTPResponsePlan) {
+        guard !isEmpty else { return }
+        if !entries[entries.count - 1].isSpecial { specials += 1 }
+        entries[entries.count - 1].plan = plan
+        entries[entries.count - 1].releaseAt = 0
+    }
 
     /// Held responses are due now: all of them, or those `fault` holds.
     mutating func release(delayedBy fault: String? = nil) {

@@ -300,8 +300,14 @@ final class HTTPSession: LinkSession {
         plan.answer = HTTPAnswer.refusal(error)
         plan.answerStatus = error.status
         plan.closeAfter = true
-        var entry = HTTPPending(arrived: 0, counted: false)
-        entry.plan = plan
-        pending.append(entry)
+        if requestRecorded && fate == .forward && !requests.atBoundary {
+            // Its head went on and its body broke: the upstream holds half a request and will
+            // not answer it; the 400 takes its response's place.
+            pending.replaceLast(with: plan)
+        } else {
+            var entry = HTTPPending(arrived: 0, counted: false)
+            entry.plan = plan
+            pending.append(entry)
+        }
     }
 }
