@@ -93,23 +93,22 @@ final class HTTPProtocolBodyFaultTests: HTTPProtocolCase {
         }
     }
 
-    /// http.drip at 1 KB/s: the head comes at once, 2,000 bytes of body take about 2 s, whole.
+    /// http.drip at 1 KB/s: 2,000 bytes of body take about 2 s, whole (raw, in front of both
+    /// upstreams; httpx, against the upstream's own digest).
     func testDripDeliversTheBodyAtItsRate() throws {
         for upstream in try bothUpstreams() {
             let proxy = try startProxy(upstream, ["http.drip:rate=1KB"])
             let path = try upstream.download(size: 2000, chunked: false)
-            let expected = try directDigest(upstream, path)
             let raw = try RawHTTP(port: proxy.port)
             let started = monotonicSeconds()
             try raw.send(httpRequest("GET", path))
             let answer = try raw.response()
-            let took = monotonicSeconds() - started
             XCTAssertEqual(answer.body.count, 2000, "\(upstream)")
-            XCTAssertEqual(took, 2.0, accuracy: 0.6, "\(upstream): 2,000 bytes at 1 KB/s")
-
+            XCTAssertEqual(monotonicSeconds() - started, 2.0, accuracy: 0.6, "\(upstream): 2,000 bytes at 1 KB/s")
+            guard upstream.kind == .python else { continue }
             let dripped = try pythonOne("httpx", port: proxy.port, path: path)
-            XCTAssertEqual(dripped.string("sha256"), expected.sha256, "\(upstream): \(dripped)")
-            XCTAssertEqual(try XCTUnwrap(dripped.seconds()), 2.0, accuracy: 0.6, "\(upstream): \(dripped)")
+            XCTAssertEqual(dripped.string("sha256"), dripped.header("x-body-sha256"), "\(dripped)")
+            XCTAssertEqual(try XCTUnwrap(dripped.seconds()), 2.0, accuracy: 0.6, "\(dripped)")
         }
     }
 
