@@ -63,14 +63,7 @@ final class HTTPProtocolDelayTests: HTTPProtocolCase {
     // MARK: under faultline run
 
     private func scenario(_ name: String, listen: UInt16, upstream: HTTPUpstream) throws -> String {
-        try writeScenario(name, """
-            name: \(name)
-            seed: 5
-            proxies:
-              api:
-                listen: 127.0.0.1:\(listen)
-                upstream: \(upstream.address)
-                protocol: http
+        try httpScenario(name, listen: listen, upstream: upstream, seed: 5, """
             timeline:
               - phase: healthy
                 for: 2s
@@ -81,18 +74,10 @@ final class HTTPProtocolDelayTests: HTTPProtocolCase {
               - phase: recovered
                 for: 3s
             expect:
-              - during: slow
-                proxy: api
-                max_rate: 3
-              - during: slow
-                proxy: api
-                quiet_after_failures: { failures: 5, quiet: 1500ms }
-              - during: slow
-                proxy: api
-                probe_after: { quiet: 1500ms, within: 1500ms }
-              - after: slow
-                proxy: api
-                first_success_within: 3s
+              - { during: slow, proxy: api, max_rate: 3 }
+              - { during: slow, proxy: api, quiet_after_failures: { failures: 5, quiet: 1500ms } }
+              - { during: slow, proxy: api, probe_after: { quiet: 1500ms, within: 1500ms } }
+              - { after: slow, proxy: api, first_success_within: 3s }
             """)
     }
 
@@ -108,12 +93,7 @@ final class HTTPProtocolDelayTests: HTTPProtocolCase {
                             [python, client("http_client.py"), style, "--base", "http://127.0.0.1:\(listen)", "--path", "/api/v1/users",
                              "--timeout", "1", "--duration", "13"] + arguments)
         }
-        let this = UncheckedSendable(self)
-        let workers = plans.map { style, plan in
-            (style, Worker("faultline run (\(style))") { try this.value.run(plan.scenario, command: plan.command, timeout: 60) })
-        }
-        var runs: [String: ScenarioRun] = [:]
-        for (style, worker) in workers { runs[style] = try worker.join(timeout: 90) }
+        let runs = try runSideBySide(plans)
 
         let rate = "max_rate: 3 (during: slow, proxy: api)"
         let quiet = "quiet_after_failures: {failures: 5, quiet: 1.5s} (during: slow, proxy: api)"

@@ -18,22 +18,10 @@ final class HTTPProtocolFactTests: HTTPProtocolCase {
     }
 
     private func scenario(_ name: String, listen: UInt16, upstream: HTTPUpstream, _ plan: Plan) throws -> String {
-        var yaml = """
-            name: \(name)
-            seed: 9
-            proxies:
-              api:
-                listen: 127.0.0.1:\(listen)
-                upstream: \(upstream.address)
-                protocol: http
-            timeline:
-              - phase: only
-                for: 3s
-
-            """
-        if !plan.faults.isEmpty { yaml += "faults:\n" + plan.faults.map { "  - \($0)\n" }.joined() }
-        yaml += "expect:\n" + plan.expect.map { "  - proxy: api\n    \($0)\n" }.joined()
-        return try writeScenario(name, yaml)
+        var rest = "timeline:\n  - phase: only\n    for: 3s\n"
+        if !plan.faults.isEmpty { rest += "faults:\n" + plan.faults.map { "  - \($0)\n" }.joined() }
+        rest += "expect:\n" + plan.expect.map { "  - proxy: api\n    \($0)\n" }.joined()
+        return try httpScenario(name, listen: listen, upstream: upstream, seed: 9, rest)
     }
 
     /// Every plan under its own `faultline run` at once; the runs by name.
@@ -46,15 +34,7 @@ final class HTTPProtocolFactTests: HTTPProtocolCase {
                               [python, client("http_client.py"), "requests", "--base", "http://127.0.0.1:\(listen)"]
                                 + plan.paths.flatMap { ["--path", $0] } + plan.arguments)
         }
-        let this = UncheckedSendable(self)
-        let workers = prepared.map { name, plan in
-            (name, Worker("faultline run (\(name))") {
-                try this.value.run(plan.scenario, ["--junit", "\(this.value.folder)/\(name).xml"], command: plan.command, timeout: 60)
-            })
-        }
-        var runs: [String: ScenarioRun] = [:]
-        for (name, worker) in workers { runs[name] = try worker.join(timeout: 90) }
-        return runs
+        return try runSideBySide(prepared)
     }
 
     private static let streak = "quiet_after_failures: {failures: 3, quiet: 1s}"

@@ -108,6 +108,37 @@ class HTTPProtocolCase: ScenarioRunCase {
         return (try XCTUnwrap(answer.int("length")), try XCTUnwrap(answer.string("sha256")))
     }
 
+    // MARK: faultline run
+
+    /// Writes scenario NAME with one `protocol: http` proxy, `api`, listening on `listen` in
+    /// front of `upstream`; `rest` (timeline, faults, expect) follows at the top level.
+    func httpScenario(_ name: String, listen: UInt16, upstream: HTTPUpstream, seed: Int, _ rest: String) throws -> String {
+        try writeScenario(name, """
+            name: \(name)
+            seed: \(seed)
+            proxies:
+              api:
+                listen: 127.0.0.1:\(listen)
+                upstream: \(upstream.address)
+                protocol: http
+
+            """ + rest)
+    }
+
+    /// Each plan under its own `faultline run SCENARIO --junit FOLDER/NAME.xml -- COMMAND`, all
+    /// at once; the runs by name.
+    func runSideBySide(_ plans: [String: (scenario: String, command: [String])]) throws -> [String: ScenarioRun] {
+        let this = UncheckedSendable(self)
+        let workers = plans.map { name, plan in
+            (name, Worker("faultline run (\(name))") {
+                try this.value.run(plan.scenario, ["--junit", "\(this.value.folder)/\(name).xml"], command: plan.command, timeout: 60)
+            })
+        }
+        var runs: [String: ScenarioRun] = [:]
+        for (name, worker) in workers { runs[name] = try worker.join(timeout: 90) }
+        return runs
+    }
+
     /// libevent writes its own warnings to stderr ("[warn] Epoll ADD(1) on fd 32 failed…"): a
     /// proxy that touched a closed socket says so there.
     func assertNoLibeventWarnings(_ proxy: ProxyProcess, file: StaticString = #filePath, line: UInt = #line) {

@@ -108,20 +108,9 @@ final class RawHTTP {
     /// Everything until the connection ends, and how: `EOF`, `RST`, or `open` when it still was
     /// after `timeout`.
     func readToEnd(timeout: Double = 10) -> (bytes: [UInt8], end: String) {
-        var bytes = buffer
-        buffer = []
-        let deadline = monotonicSeconds() + timeout
-        while true {
-            let left = deadline - monotonicSeconds()
-            guard left > 0, Sock.waitReadable(fd, timeout: left) else { return (bytes, "open") }
-            let (got, outcome) = Sock.receiveOnce(fd)
-            switch outcome {
-            case .bytes: bytes += got
-            case .eof: return (bytes, "EOF")
-            case .failed(ECONNRESET): return (bytes, "RST")
-            case .failed(let code): return (bytes, "errno \(code)")
-            }
-        }
+        let (more, end) = Sock.readUntilClosed(fd, timeout: timeout)
+        defer { buffer = [] }
+        return (buffer + more, end)
     }
 
     func close() {
@@ -137,4 +126,24 @@ func httpRequest(_ method: String = "GET", _ path: String, _ fields: [String] = 
     for field in fields { text += field + "\r\n" }
     if let body { text += "Content-Length: \(body.utf8.count)\r\n" }
     return text + "\r\n" + (body ?? "")
+}
+
+extension Sock {
+    /// Everything until the connection ends, and how: `EOF`, `RST`, `errno N`, or `open` when
+    /// it still was after `timeout` seconds.
+    static func readUntilClosed(_ fd: Int32, timeout: Double) -> (bytes: [UInt8], end: String) {
+        var bytes: [UInt8] = []
+        let deadline = monotonicSeconds() + timeout
+        while true {
+            let left = deadline - monotonicSeconds()
+            guard left > 0, waitReadable(fd, timeout: left) else { return (bytes, "open") }
+            let (got, outcome) = receiveOnce(fd)
+            switch outcome {
+            case .bytes: bytes += got
+            case .eof: return (bytes, "EOF")
+            case .failed(ECONNRESET): return (bytes, "RST")
+            case .failed(let code): return (bytes, "errno \(code)")
+            }
+        }
+    }
 }

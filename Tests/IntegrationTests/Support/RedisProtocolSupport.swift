@@ -249,7 +249,7 @@ final class RawRedis: @unchecked Sendable {
     /// it was still open after `timeout`; over TLS `close_notify` for an orderly TLS close and
     /// `EOF` for a TCP end without one.
     func readToEnd(timeout: Double = 10) -> (bytes: [UInt8], end: String) {
-        var bytes = buffer
+        let bytes = buffer
         buffer = []
         if let stream {
             let (more, end) = stream.readToEnd(timeout: timeout)
@@ -260,18 +260,8 @@ final class RawRedis: @unchecked Sendable {
             case .failed(let text): return (bytes + more, text.contains("timed out") ? "open" : "failed: \(text)")
             }
         }
-        let deadline = monotonicSeconds() + timeout
-        while true {
-            let left = deadline - monotonicSeconds()
-            guard left > 0, Sock.waitReadable(fd, timeout: left) else { return (bytes, "open") }
-            let (got, outcome) = Sock.receiveOnce(fd)
-            switch outcome {
-            case .bytes: bytes += got
-            case .eof: return (bytes, "EOF")
-            case .failed(ECONNRESET): return (bytes, "RST")
-            case .failed(let code): return (bytes, "errno \(code)")
-            }
-        }
+        let (more, end) = Sock.readUntilClosed(fd, timeout: timeout)
+        return (bytes + more, end)
     }
 
     private func readSome(timeout: Double) throws -> [UInt8] {
