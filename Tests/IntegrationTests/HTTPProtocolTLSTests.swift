@@ -3,7 +3,8 @@ import XCTest
 
 /// The key HTTP cases again with faultline terminating TLS (profile valid for localhost and
 /// 127.0.0.1, its CA trusted by each client): requests and httpx with verify=CA, curl
-/// --cacert, aiohttp and websockets with an SSL context; ALPN offers http/1.1.
+/// --cacert, aiohttp and websockets with an SSL context; ALPN offers http/1.1. And nginx
+/// serving HTTPS behind `--upstream-tls`.
 final class HTTPProtocolTLSTests: HTTPProtocolCase {
     private static let faults = ["http.respond:status=404,path=/api/v2/*", "http.truncate:after=1KB,path=/bytes",
                                  "http.abort:how=fin,path=/fin", "http.abort:how=rst,path=/rst,name=rst"]
@@ -93,5 +94,21 @@ final class HTTPProtocolTLSTests: HTTPProtocolCase {
         let run = try curl(port: proxy.port, tls: true, ["/api/v1/users"], ["-v"])
         XCTAssertTrue(run.stderr.contains("ALPN: server accepted http/1.1"), "\(run)")
         XCTAssertEqual(run.stdout, HTTPUpstream.usersV1)
+    }
+
+    /// `--upstream-tls` to nginx serving HTTPS (its `faultline certs` bundle): faultline's 404
+    /// and nginx's answers on one client connection, a 3 MB download intact.
+    func testHTTPSUpstream() throws {
+        let bundle = try workspace.certs(profile: "valid", hosts: ["localhost", "127.0.0.1"], out: "nginx-certs")
+        let nginx = try nginxUpstream(tls: bundle)
+        let download = try nginx.download(size: 3 << 20, chunked: false)
+        let expected = try digestOfFile(try XCTUnwrap(nginx.served(download)))
+        let proxy = try startProxy(nginx, ["http.respond:status=404,path=/api/v2/*"],
+                                   extra: ["--upstream-tls", "--upstream-ca", bundle.ca, "--upstream-sni", "localhost"])
+        let lines = try python("requests", port: proxy.port, paths: ["/api/v1/users", "/api/v2/users", download])
+        XCTAssertEqual(lines.map { $0.status }, [200, 404, 200], "\(lines)")
+        XCTAssertEqual(lines.first?.body, HTTPUpstream.usersV1)
+        XCTAssertEqual(lines.last?.string("sha256"), expected.sha256)
+        XCTAssertEqual(Set(nginx.waitForSeen(2).map(\.connection)).count, 1, "\(nginx.seen)")
     }
 }

@@ -36,9 +36,10 @@ class HTTPProtocolCase: ScenarioRunCase {
 
     private var nginxCount = 0
 
-    func nginxUpstream() throws -> HTTPUpstream {
+    /// nginx, serving HTTPS with `tls`'s certificate when given.
+    func nginxUpstream(tls: CertificateBundleFiles? = nil) throws -> HTTPUpstream {
         nginxCount += 1
-        return try HTTPUpstream.nginx(try TLSTools.require("nginx", package: "nginx"), in: "\(folder)/nginx-\(nginxCount)")
+        return try HTTPUpstream.nginx(try TLSTools.require("nginx", package: "nginx"), in: "\(folder)/nginx-\(nginxCount)", tls: tls)
     }
 
     /// Both upstreams, for checks that hold whichever server answers.
@@ -58,8 +59,9 @@ class HTTPProtocolCase: ScenarioRunCase {
 
     /// `faultline proxy --protocol http --seed SEED --fault F…` in front of `upstream`; with
     /// `tls`, terminating TLS with the `valid` profile for localhost and 127.0.0.1.
-    func startProxy(_ upstream: HTTPUpstream, _ faults: [String] = [], tls: Bool = false, seed: UInt64 = 1) throws -> ProxyProcess {
-        let arguments = ["--protocol", "http", "--seed", "\(seed)"] + faults.flatMap { ["--fault", $0] }
+    func startProxy(_ upstream: HTTPUpstream, _ faults: [String] = [], tls: Bool = false, seed: UInt64 = 1,
+                    extra: [String] = []) throws -> ProxyProcess {
+        let arguments = ["--protocol", "http", "--seed", "\(seed)"] + faults.flatMap { ["--fault", $0] } + extra
         guard tls else { return try ProxyProcess.start(upstream: upstream.address, arguments) }
         return try workspace.startProxy(upstream: upstream.address, arguments
             + ["--tls-profile", "valid", "--tls-host", "localhost", "--tls-host", "127.0.0.1"])

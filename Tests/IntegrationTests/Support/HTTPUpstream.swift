@@ -44,12 +44,13 @@ final class HTTPUpstream: CustomStringConvertible {
 
     /// Starts nginx with a config for `directory` (made here) on a free port, as one process
     /// (master_process off) so the PID tearDown stops is all of it; ready once it answers.
-    static func nginx(_ binary: String, in directory: String) throws -> HTTPUpstream {
+    /// With `tls` it serves HTTPS only, presenting that certificate bundle.
+    static func nginx(_ binary: String, in directory: String, tls: CertificateBundleFiles? = nil) throws -> HTTPUpstream {
         for folder in ["www/upload", "tmp", "logs"] {
             try FileManager.default.createDirectory(atPath: "\(directory)/\(folder)", withIntermediateDirectories: true)
         }
         let port = try Sock.freePort()
-        try nginxConfig(directory: directory, port: port).write(toFile: "\(directory)/nginx.conf", atomically: true, encoding: .utf8)
+        try nginxConfig(directory: directory, port: port, tls: tls).write(toFile: "\(directory)/nginx.conf", atomically: true, encoding: .utf8)
         let process = try ChildProcess.spawn(binary, ["-p", directory, "-c", "\(directory)/nginx.conf", "-e", "\(directory)/logs/error.log"])
         let upstream = HTTPUpstream(kind: .nginx, port: port, process: process, directory: directory)
         let ready = waitUntil(timeout: 10) {
@@ -65,7 +66,7 @@ final class HTTPUpstream: CustomStringConvertible {
     }
 
     /// Paths as the python upstream serves them: the same bodies, statuses and X-Upstream header.
-    private static func nginxConfig(directory: String, port: UInt16) -> String {
+    private static func nginxConfig(directory: String, port: UInt16, tls: CertificateBundleFiles?) -> String {
         let user = getuid() == 0 ? "user root;" : ""
         let statuses = [404, 500, 503].map { code in
             """
@@ -91,7 +92,8 @@ final class HTTPUpstream: CustomStringConvertible {
                 keepalive_requests 100000;
                 keepalive_timeout 60s;
                 server {
-                    listen 127.0.0.1:\(port);
+                    listen 127.0.0.1:\(port)\(tls == nil ? "" : " ssl");
+                    \(tls.map { "ssl_certificate \($0.cert); ssl_certificate_key \($0.key);" } ?? "")
                     root \(directory)/www;
                     client_max_body_size 64m;
                     location = /api/v1/users { default_type application/json; return 200 '\(usersV1)'; }
@@ -120,7 +122,10 @@ final class HTTPUpstream: CustomStringConvertible {
     }
 
     /// Where a PUT to `/upload/NAME` landed (nginx's WebDAV module writes the body there).
-    func uploaded(_ name: String) -> String? { directory.map { "\($0)/www/upload/\(name)" } }
+    func uploaded(_ name: String) -> String? { served("/upload/\(name)") }
+
+    /// The file nginx serves at `path` (nil for python).
+    func served(_ path: String) -> String? { directory.map { "\($0)/www\(path)" } }
 
     /// Every request that reached it, in order: python logs a request when it arrives, nginx
     /// when it was answered.
