@@ -26,7 +26,7 @@ One line per request or event, stamped with the seconds since the client started
 It exits 0 whatever happened: under `faultline run`, the scenario's expectations judge the
 client from the network. For example:
 
-    faultline run scenarios/websocket-403-reconnect.yaml -- python3 examples/ws_client_correct.py --port 18083 --duration 18
+    faultline run scenarios/websocket-403-reconnect.yaml -- python3 examples/ws_client_correct.py --port 18083 --duration 21
 """
 import argparse
 import json
@@ -44,8 +44,8 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=18083,
                         help="where the memory API (or faultline in front of it) listens (default 18083)")
-    parser.add_argument("--duration", type=float, default=18.0,
-                        help="seconds to run; at least the scenario's timeline (default 18)")
+    parser.add_argument("--duration", type=float, default=21.0,
+                        help="seconds to run; at least the scenario's timeline (default 21)")
     parser.add_argument("--timeout", type=float, default=2.0,
                         help="timeout of the REST call and of the WebSocket's opening handshake (default 2)")
     parser.add_argument("--first-delay", type=float, default=0.5,

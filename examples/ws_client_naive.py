@@ -15,7 +15,7 @@ printed once a second). It
 ends at --duration and exits 0 whatever happened; under `faultline run`, the scenario's
 expectations judge it:
 
-    faultline run scenarios/websocket-403-reconnect.yaml -- python3 examples/ws_client_naive.py --port 18083 --duration 18
+    faultline run scenarios/websocket-403-reconnect.yaml -- python3 examples/ws_client_naive.py --port 18083 --duration 21
 """
 import argparse
 import json
@@ -32,8 +32,8 @@ def main() -> int:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=18083,
                         help="where the memory API (or faultline in front of it) listens (default 18083)")
-    parser.add_argument("--duration", type=float, default=18.0,
-                        help="seconds to run; at least the scenario's timeline (default 18)")
+    parser.add_argument("--duration", type=float, default=21.0,
+                        help="seconds to run; at least the scenario's timeline (default 21)")
     args = parser.parse_args()
 
     started = time.monotonic()
