@@ -6,8 +6,8 @@ class and text. The Swift tests decide what is right.
 
 Modes (each takes --base http://127.0.0.1:PORT or https://localhost:PORT, --ca FILE to verify
 TLS against, and one or more --path):
-  requests     one requests.Session for every path, in order (keep-alive); --retries N makes a
-               urllib3 Retry on 429/503 that honours Retry-After
+  requests     one requests.Session for every path, in order (keep-alive), --pause s apart;
+               --retries N makes a urllib3 Retry on 429/503 that honours Retry-After
   httpx        one httpx.Client, in order
   httpx-async  one httpx.AsyncClient, in order
   aiohttp      one aiohttp.ClientSession, in order
@@ -83,7 +83,9 @@ def run_requests(args):
                       respect_retry_after_header=True, allowed_methods=None)
         session.mount("http://", HTTPAdapter(max_retries=retry))
         session.mount("https://", HTTPAdapter(max_retries=retry))
-    for path in args.path:
+    for index, path in enumerate(args.path):
+        if index:
+            time.sleep(args.pause)
         started = time.monotonic()
         try:
             response = session.request(args.method, args.base + path, headers=headers(args), data=payload(args),
@@ -281,6 +283,7 @@ def main():
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--linger", type=float, default=0, help="seconds to stay alive after the last request")
+    parser.add_argument("--pause", type=float, default=0, help="requests mode: seconds between requests")
     args = parser.parse_args()
     modes = {"requests": run_requests, "httpx": run_httpx, "otlp": otlp, "breaker": breaker, "storm": storm}
     if args.mode in modes:
