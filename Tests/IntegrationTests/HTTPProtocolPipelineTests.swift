@@ -47,6 +47,36 @@ final class HTTPProtocolPipelineTests: HTTPProtocolCase {
         }
     }
 
+    /// 300 requests at once from aiohttp over 32 connections, a third answered by faultline, a
+    /// third held 50 ms, a third downloads of their own size: each gets its own answer.
+    func testConcurrentConnectionsEachGetTheirOwnAnswers() throws {
+        for upstream in try bothUpstreams() {
+            let proxy = try startProxy(upstream, ["http.respond:status=404,path=/api/v2/*", "http.delay:delay=50ms,path=/api/v1/users"])
+            var paths: [String] = []
+            var sizes: [String: Int] = [:]
+            for index in 0..<300 {
+                switch index % 3 {
+                case 0: paths.append("/api/v2/users")
+                case 1: paths.append("/api/v1/users")
+                default:
+                    let path = try upstream.download(size: 1000 + index, chunked: index % 2 == 0)
+                    paths.append(path)
+                    sizes[path] = 1000 + index
+                }
+            }
+            let lines = try python("aiohttp", port: proxy.port, paths: paths, ["--concurrency", "32"])
+            XCTAssertEqual(lines.count, 300, "\(upstream)")
+            for line in lines {
+                let path = line.string("path") ?? "?"
+                let expected = path.hasPrefix("/api/v2") ? (404, 34) : path.hasPrefix("/api/v1") ? (200, 54) : (200, sizes[path] ?? -1)
+                XCTAssertTrue(line.status == expected.0 && line.int("length") == expected.1, "\(upstream): \(line)")
+            }
+            let seen = upstream.waitForSeen(200)
+            XCTAssertEqual(seen.count, 200, "\(upstream)")
+            XCTAssertLessThanOrEqual(Set(seen.map(\.connection)).count, 32, "\(upstream)")
+        }
+    }
+
     /// 16 MB POSTed with Content-Length and chunked by requests reach aiohttp whole (its sha256
     /// of what it read); PUT by curl reach nginx whole (the file it wrote).
     func testSixteenMegabyteUploads() throws {

@@ -202,6 +202,24 @@ final class HTTPProtocolRespondTests: HTTPProtocolCase {
         }
     }
 
+    /// probability picks requests from the seed: the same seed picks the same requests (about
+    /// half of them), whatever connections they come on; another seed picks others.
+    func testProbabilityIsReproducibleFromTheSeed() throws {
+        let upstream = try pythonUpstream()
+        let paths = Array(repeating: "/api/v1/users", count: 24)
+        func statuses(seed: UInt64) throws -> [Int?] {
+            let proxy = try startProxy(upstream, ["http.respond:status=503,probability=0.5"], seed: seed)
+            defer { proxy.process.stop() }
+            let first = try python("requests", port: proxy.port, paths: Array(paths[..<12])).map { $0.status }
+            return try first + python("httpx", port: proxy.port, paths: Array(paths[12...])).map { $0.status }
+        }
+        let one = try statuses(seed: 7)
+        XCTAssertEqual(try statuses(seed: 7), one)
+        XCTAssertNotEqual(try statuses(seed: 8), one)
+        XCTAssertTrue((6...18).contains(one.filter { $0 == 503 }.count), "\(one)")
+        XCTAssertEqual(Set(one), [200, 503])
+    }
+
     /// first and every count the matching requests over the proxy, whatever connection they
     /// come on; requests the fault does not match do not count.
     func testFirstAndEveryCountMatchingRequests() throws {

@@ -10,7 +10,7 @@ TLS against, and one or more --path):
                --retries N makes a urllib3 Retry on 429/503 that honours Retry-After
   httpx        one httpx.Client, in order
   httpx-async  one httpx.AsyncClient, in order
-  aiohttp      one aiohttp.ClientSession, in order
+  aiohttp      one aiohttp.ClientSession, in order; --concurrency N: all at once over N connections
   websocket    websockets: connect to the first path, echo --messages texts, then wait up to
                --wait s for the server's close
   otlp         opentelemetry-exporter-otlp-proto-http: export one batch of --spans spans to the
@@ -137,17 +137,25 @@ async def run_aiohttp(args):
 
     context = ssl.create_default_context(cafile=args.ca) if args.ca else None
     timeout = aiohttp.ClientTimeout(total=args.timeout)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
-        for path in args.path:
-            started = time.monotonic()
-            try:
-                async with session.request(args.method, args.base + path, headers=headers(args), data=payload(args),
-                                           ssl=context) as response:
-                    body = await response.read()
-                    seen(response.status, response.reason, response.headers, body, started,
-                         version=f"{response.version.major}.{response.version.minor}")
-            except Exception as error:
-                out(**failure(error, started))
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+
+    async def one(session, path):
+        started = time.monotonic()
+        try:
+            async with session.request(args.method, args.base + path, headers=headers(args), data=payload(args),
+                                       ssl=context) as response:
+                body = await response.read()
+                seen(response.status, response.reason, response.headers, body, started, path=path,
+                     version=f"{response.version.major}.{response.version.minor}")
+        except Exception as error:
+            out(path=path, **failure(error, started))
+
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+        if args.concurrency == 1:
+            for path in args.path:
+                await one(session, path)
+        else:  # every path at once, over at most --concurrency connections
+            await asyncio.gather(*(one(session, path) for path in args.path))
 
 
 async def websocket(args):
@@ -283,6 +291,7 @@ def main():
     parser.add_argument("--duration", type=float, default=10)
     parser.add_argument("--workers", type=int, default=4)
     parser.add_argument("--linger", type=float, default=0, help="seconds to stay alive after the last request")
+    parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--pause", type=float, default=0, help="requests mode: seconds between requests")
     args = parser.parse_args()
     modes = {"requests": run_requests, "httpx": run_httpx, "otlp": otlp, "breaker": breaker, "storm": storm}
