@@ -1,4 +1,6 @@
-/// A fault as written on the command line: `KIND:key=value,key=value`.
+/// A fault as written on the command line: `KIND:key=value,key=value`. A comma inside a value
+/// is written `\,` (`body={"error":"gone"\,"status":404}`), a backslash before a comma `\\`;
+/// any other backslash stays as written (`regex:^/v\d+/`).
 ///
 /// This is only the syntax; `FaultRegistry` decides whether the kind and its parameters exist.
 public struct FaultSpec: Sendable, Equatable {
@@ -24,7 +26,7 @@ public struct FaultSpec: Sendable, Equatable {
         }
         var parameters: [Parameter] = []
         if kindEnd < text.endIndex {
-            for pair in text[text.index(after: kindEnd)...].split(separator: ",", omittingEmptySubsequences: false) {
+            for pair in Self.pairs(text[text.index(after: kindEnd)...]) {
                 guard let equals = pair.firstIndex(of: "="), equals != pair.startIndex else {
                     throw FaultSpecError(text: text, reason: "parameter '\(pair)' is not key=value")
                 }
@@ -36,6 +38,31 @@ public struct FaultSpec: Sendable, Equatable {
             }
         }
         self.parameters = parameters
+    }
+
+    /// The `key=value` parts of `text`, split at commas not escaped by a backslash.
+    private static func pairs(_ text: Substring) -> [Substring] {
+        var parts: [Substring] = []
+        var current = ""
+        var index = text.startIndex
+        while index < text.endIndex {
+            let character = text[index]
+            let next = text.index(after: index)
+            if character == "\\", next < text.endIndex, text[next] == "," || text[next] == "\\" {
+                current.append(text[next])
+                index = text.index(after: next)
+                continue
+            }
+            if character == "," {
+                parts.append(Substring(current))
+                current = ""
+            } else {
+                current.append(character)
+            }
+            index = next
+        }
+        parts.append(Substring(current))
+        return parts
     }
 }
 

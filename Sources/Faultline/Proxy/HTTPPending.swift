@@ -98,6 +98,11 @@ struct HTTPPendingQueue {
         entries[entries.count - 1].releaseAt = 0
     }
 
+    /// Calls `body` with the plan of every waiting request that has one.
+    func forEachPlan(_ body: (HTTPResponsePlan) -> Void) {
+        for index in head..<entries.count { if let plan = entries[index].plan { body(plan) } }
+    }
+
     /// Held responses are due now: all of them, or those `fault` holds.
     mutating func release(delayedBy fault: String? = nil) {
         for index in head..<entries.count where entries[index].releaseAt != 0 {

@@ -74,6 +74,7 @@ extension HTTPSession {
         sendToClient()
         clientPipe.resumeReading()
         if waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
+        if pending.isEmpty { link.answersSettled() }
     }
 
     /// Body bytes the front response may deliver now under drip and cut, or nil when neither

@@ -20,7 +20,9 @@ extension HTTPSession {
     }
 
     func wroteThrough(_ pipe: Pipe) {
-        if pipe.direction == .downstream && waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
+        guard pipe.direction == .downstream else { return }
+        if waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
+        if pending.isEmpty { link.answersSettled() }
     }
 
     func failThrough(_ pipe: Pipe) {

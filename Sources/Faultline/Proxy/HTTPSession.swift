@@ -35,6 +35,8 @@ final class HTTPSession: LinkSession {
     /// `http.delay before: request` holds the request at the intake's front until then.
     var requestHeldUntil: UInt64 = 0
     var requestTimer: Timer?
+    /// The fault holding it (its removal lets the request go).
+    var requestHeldBy: String?
     /// An Upgrade or CONNECT request went on: nothing more is framed until its response says
     /// whether the connection is still HTTP.
     var awaitingUpgrade = false
@@ -99,6 +101,8 @@ final class HTTPSession: LinkSession {
         wsTimer = nil
     }
 
+    var awaitsAnswers: Bool { !pending.isEmpty && !tunnel }
+
     var proxy: Proxy { link.proxy }
     var linkID: UInt64 { link.id }
     func fired(_ fault: String, _ action: String) { link.fired(fault, action) }
@@ -138,12 +142,26 @@ final class HTTPSession: LinkSession {
 
     func releaseHolds() {
         pending.release()
+        pending.forEachPlan { $0.drip = nil }
         if requestHeldUntil != 0 { releaseRequest() }
         processResponses()
     }
 
+    /// A fault went: what it holds goes on (a held request or response, a body it drips) and
+    /// what it would still do to a response (cut it, close the WebSocket) is called off.
     func faultRemoved(_ name: String) {
         pending.release(delayedBy: name)
+        pending.forEachPlan { plan in
+            if plan.drip?.fault == name { plan.drip = nil }
+            if plan.cut?.fault == name { plan.cut = nil }
+            if plan.status?.fault == name { plan.status = nil }
+            if plan.wsClose?.fault == name { plan.wsClose = nil }
+        }
+        if wsClose?.fault == name && !wsClosing {
+            wsClose = nil
+            wsTimer = nil
+        }
+        if requestHeldUntil != 0 && requestHeldBy == name { releaseRequest() }
         processResponses()
     }
 
@@ -264,7 +282,8 @@ final class HTTPSession: LinkSession {
         if let plan = decision.plan, plan.answer != nil || plan.abort != nil {
             fate = .drop
             if plan.abort != nil || plan.closeAfter { halted = true }
-        } else if let (wait, _) = decision.requestDelay {
+        } else if let (wait, fault) = decision.requestDelay {
+            requestHeldBy = fault
             // Its bytes stay undecided, in the intake, until the timer lets them go.
             requestHeldUntil = max(1, now &+ Monotonic.nanoseconds(wait))
             if requestTimer == nil { requestTimer = Timer(loop: link.loop) { [unowned self] in releaseRequest() } }

@@ -30,6 +30,8 @@ final class Link {
     private(set) var lastActivity = ContinuousClock.now
     /// `tcp.cutoff how=drop` forgot this flow: nothing will pass again.
     private var dropped = false
+    /// Draining at shutdown, waiting for the answers to requests that went on.
+    var awaitingAnswers = false
     /// `tcp.limit_data`: close the whole link once a pipe has sent its FIN.
     var closeWhenFinished = false
     /// A request is outstanding: the client sent, and no reply reached it yet. Kept only
@@ -280,14 +282,6 @@ final class Link {
             // keep silent and watch, so the client gets a FIN, as with how=fin.
             if toUpstream == nil { close(resetClient: false, resetUpstream: false) }
         }
-    }
-
-    /// Graceful end: read nothing more, write what was read, then FIN both ways.
-    func drainAndClose() {
-        guard toUpstream != nil, toClient != nil else { return close(resetClient: false, resetUpstream: false) }
-        session?.releaseHolds()
-        toUpstream?.stopReading()
-        toClient?.stopReading()
     }
 
     /// Cuts the link now, whatever is still in flight.

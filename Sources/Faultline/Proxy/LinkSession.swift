@@ -12,6 +12,9 @@ protocol LinkSession: AnyObject {
     func releaseHolds()
     /// The fault called `name` was removed: what it holds is released.
     func faultRemoved(_ name: String)
+    /// Requests went to the upstream and their answers have not all come: a link draining at
+    /// shutdown reads the upstream until they have (`Link.answersSettled`).
+    var awaitsAnswers: Bool { get }
     /// The link closed: no timer may call back.
     func dispose()
     /// Whether what `pipe` reads next can go straight through (framed in place for facts).

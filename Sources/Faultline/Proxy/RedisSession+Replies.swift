@@ -52,6 +52,7 @@ extension RedisSession {
         sendToClient()
         pipe.resumeReading()
         if waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
+        if pending.isEmpty { link.answersSettled() }
     }
 
     private func deliverScanned(_ intake: OpaquePointer) {

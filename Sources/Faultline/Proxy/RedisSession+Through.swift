@@ -27,7 +27,9 @@ extension RedisSession {
     /// `pipe` wrote what went straight through: replies that left may let waiting commands
     /// go on (the reply side's slow path does the same at the end of its pass).
     func wroteThrough(_ pipe: Pipe) {
-        if pipe.direction == .downstream && waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
+        guard pipe.direction == .downstream else { return }
+        if waitingForClient && pending.count < Self.maxPending / 2 { clientDrained() }
+        if pending.isEmpty { link.answersSettled() }
     }
 
     /// The bytes before a protocol error went on: now the error is handled as on the slow

@@ -85,6 +85,8 @@ final class RedisSession: LinkSession {
         live = LiveToken(.session, on: link.loop)
     }
 
+    var awaitsAnswers: Bool { !pending.isEmpty && !streaming }
+
     /// The link closed: no timer may call back.
     func dispose() { releaseTimer = nil }
 

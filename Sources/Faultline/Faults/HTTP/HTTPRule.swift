@@ -63,6 +63,13 @@ struct HTTPRule {
         if let framing = FieldsText.pairs(fault.word("headers")).first(where: { ["content-length", "transfer-encoding"].contains($0.name.lowercased()) }) {
             throw ParameterError(parameter: "headers", message: "\(framing.name) is faultline's to set (it frames the body it sends)")
         }
+        let path = fault.word("path")
+        if !path.isEmpty && !path.hasPrefix("/") && !path.hasPrefix("*") && !path.hasPrefix("regex:") {
+            throw ParameterError(parameter: "path", message: "'\(path)' starts with neither / nor * (a path is matched whole, from its first /)")
+        }
+        if let method = ParameterType.words(in: fault.word("method")).first(where: { !$0.utf8.allSatisfy(HTTPBytes.isToken) }) {
+            throw ParameterError(parameter: "method", message: "'\(method)' is not a method")
+        }
         _ = try HTTPMatch(fault)
     }
 }
