@@ -77,6 +77,26 @@ final class HTTPProtocolPipelineTests: HTTPProtocolCase {
         }
     }
 
+    /// A client that sends its FIN right after three pipelined requests (a 200, faultline's
+    /// 404, a 200 held 300 ms) still gets all three, then the end, as nginx alone answers it
+    /// (aiohttp closes on a half-closed client without answering, so nginx is the upstream).
+    func testHalfClosedClientGetsEveryResponse() throws {
+        let nginx = try nginxUpstream()
+        let proxy = try startProxy(nginx, ["http.respond:status=404,path=/api/v2/*", "http.delay:delay=300ms,path=/status/404"])
+        let fd = try Sock.connect(port: proxy.port)
+        defer { Sock.close(fd) }
+        try Sock.sendAll(fd, Array((httpRequest("GET", "/api/v1/users") + httpRequest("GET", "/api/v2/users")
+                                    + httpRequest("GET", "/status/404")).utf8))
+        Sock.shutdownWrite(fd)
+        let (bytes, end) = Sock.readUntilClosed(fd, timeout: 5)
+        let text = String(decoding: bytes, as: UTF8.self)
+        XCTAssertEqual(end, "EOF")
+        // Each response's status line follows the body before it.
+        let statusLines = text.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix { $0 != "\r\n" } }
+        XCTAssertEqual(statusLines, ["200 OK", "404 Not Found", "404 Not Found"], text)
+        XCTAssertTrue(text.hasSuffix(#"{"status": 404, "from": "upstream"}"#), text)
+    }
+
     /// 16 MB POSTed with Content-Length and chunked by requests reach aiohttp whole (its sha256
     /// of what it read); PUT by curl reach nginx whole (the file it wrote).
     func testSixteenMegabyteUploads() throws {

@@ -96,6 +96,35 @@ final class HTTPProtocolTLSTests: HTTPProtocolCase {
         XCTAssertEqual(run.stdout, HTTPUpstream.usersV1)
     }
 
+    /// A scenario's `tls: {profile: valid, host: localhost}` on a `protocol: http` proxy: the
+    /// client verifies against the CA `faultline run` made in its directory, and the verdict
+    /// counts its HTTP requests (4 on one connection), faultline's 404 included.
+    func testScenarioWithTLSTermination() throws {
+        let upstream = try pythonUpstream()
+        let listen = try Sock.freePort()
+        let directory = try workspace.directory
+        let scenario = try httpScenario("tls", listen: listen, upstream: upstream, seed: 1, tls: true, """
+            timeline:
+              - phase: only
+                for: 1s
+                faults:
+                  - http.respond: { status: 404, path: "/api/v2/*" }
+            expect:
+              - { proxy: api, max_requests: 3 }
+              - { proxy: api, max_connection_attempts: 1 }
+              - { proxy: api, no_request: "GET /api/v2/*" }
+            """)
+        let run = try run(scenario, command: [try TLSTools.python(), client("http_client.py"), "requests", "--base", "https://localhost:\(listen)",
+                                              "--ca", "\(directory)/.faultline/ca/root.pem", "--path", "/api/v1/users", "--path", "/api/v2/users",
+                                              "--path", "/api/v1/users", "--path", "/api/v1/users"], in: directory)
+        XCTAssertEqual(run.stdout.components(separatedBy: #""status": 200"#).count - 1, 3, run.transcript)
+        XCTAssertEqual(run.stdout.components(separatedBy: #""status": 404"#).count - 1, 1, run.transcript)
+        assertVerdict(run, "FAIL", "max_requests: 3 (proxy: api)", figure: "max_requests 4 > 3")
+        assertVerdict(run, "PASS", "max_connection_attempts: 1 (proxy: api)", figure: "max_connection_attempts 1 ≤ 1")
+        assertVerdict(run, "FAIL", #"no_request: "GET /api/v2/*" (proxy: api)"#,
+                      figure: #"no_request: 1 request matched "GET /api/v2/\*" \(first "GET /api/v2/users" at .*\)"#)
+    }
+
     /// `--upstream-tls` to nginx serving HTTPS (its `faultline certs` bundle): faultline's 404
     /// and nginx's answers on one client connection, a 3 MB download intact.
     func testHTTPSUpstream() throws {

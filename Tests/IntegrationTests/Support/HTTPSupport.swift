@@ -113,8 +113,10 @@ class HTTPProtocolCase: ScenarioRunCase {
     // MARK: faultline run
 
     /// Writes scenario NAME with one `protocol: http` proxy, `api`, listening on `listen` in
-    /// front of `upstream`; `rest` (timeline, faults, expect) follows at the top level.
-    func httpScenario(_ name: String, listen: UInt16, upstream: HTTPUpstream, seed: Int, _ rest: String) throws -> String {
+    /// front of `upstream` (terminating TLS for localhost with `tls`); `rest` (timeline,
+    /// faults, expect) follows at the top level.
+    func httpScenario(_ name: String, listen: UInt16, upstream: HTTPUpstream, seed: Int, tls: Bool = false,
+                      _ rest: String) throws -> String {
         try writeScenario(name, """
             name: \(name)
             seed: \(seed)
@@ -123,6 +125,7 @@ class HTTPProtocolCase: ScenarioRunCase {
                 listen: 127.0.0.1:\(listen)
                 upstream: \(upstream.address)
                 protocol: http
+            \(tls ? "    tls: { profile: valid, host: localhost }" : "")
 
             """ + rest)
     }
