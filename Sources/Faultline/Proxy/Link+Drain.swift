@@ -5,18 +5,22 @@ extension Link {
     func drainAndClose() {
         guard isConnected, pipe(.downstream) != nil else { return close(resetClient: false, resetUpstream: false) }
         session?.releaseHolds()
-        pipe(.upstream)?.stopReading()
         if session?.awaitsAnswers == true {
+            // No FIN to the upstream yet: some servers (aiohttp) take a half-close for a client
+            // that left and drop the request it was answering.
             awaitingAnswers = true
+            pipe(.upstream)?.paused = true
         } else {
+            pipe(.upstream)?.stopReading()
             pipe(.downstream)?.stopReading()
         }
     }
 
-    /// The session has every answer it waited for: a draining link stops reading the upstream.
+    /// The session has every answer it waited for: a draining link ends now.
     func answersSettled() {
         guard awaitingAnswers else { return }
         awaitingAnswers = false
+        pipe(.upstream)?.stopReading()
         pipe(.downstream)?.stopReading()
     }
 }
