@@ -19,6 +19,9 @@ struct ProxyCommand: ParsableCommand {
               faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379 --fault tcp.cutoff:after=2s
               faultline proxy --listen 127.0.0.1:18443 --upstream 127.0.0.1:8080 --tls-profile incomplete_chain
               faultline proxy --listen 127.0.0.1:16380 --upstream redis.internal:6380 --upstream-tls --upstream-ca ca.pem
+              faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379 --protocol redis --fault redis.reject_auth:first=3
+              faultline proxy --listen 127.0.0.1:18080 --upstream 127.0.0.1:8080 --protocol http --fault 'http.respond:status=404,path=/api/v2/*'
+              (a comma inside a --fault value is written \\, : --fault 'http.respond:status=503,body={"a":1\\,"b":2}')
 
             TLS profiles (--tls-profile), as a verifying client meets them at handshake:
             \(profileList)
