@@ -49,6 +49,12 @@ final class HTTPProtocolRespondTests: HTTPProtocolCase {
         let get = try pythonOne("httpx", port: proxy.port, path: "/api/v1/users")
         XCTAssertEqual(get.status, 200, "\(get)")
         XCTAssertEqual(upstream.waitForSeen(1).map(\.method), ["GET"])
+
+        // `allow` overrides the preset; in --fault a comma inside a value is written \,
+        let own = try startProxy(upstream, [#"http.respond:status=405,allow=GET\, POST,method=DELETE"#])
+        let delete = try pythonOne("requests", port: own.port, path: "/api/v1/users", ["--method", "DELETE"])
+        XCTAssertEqual(delete.status, 405, "\(delete)")
+        XCTAssertEqual(delete.header("allow"), "GET, POST", "\(delete)")
     }
 
     /// urllib3's Retry with respect_retry_after_header waits the 429's Retry-After (2 s) before
