@@ -176,6 +176,39 @@ final class HTTPProtocolRespondTests: HTTPProtocolCase {
         }
     }
 
+    /// After a response to a request with `Connection: close` the connection ends: a request
+    /// the client pipelined behind it gets no answer, not even faultline's (http-bugs.md 6),
+    /// whoever answered the first.
+    func testNothingIsAnsweredAfterConnectionClose() throws {
+        let upstream = try pythonUpstream()
+        let proxy = try startProxy(upstream, [Self.v2NotFound])
+        for first in ["/api/v1/users", "/api/v2/users"] {
+            let raw = try RawHTTP(port: proxy.port)
+            try raw.send(httpRequest("GET", first, ["Connection: close"]) + httpRequest("GET", "/api/v2/users"))
+            let answer = try raw.response()
+            XCTAssertEqual(answer.status, first.contains("v1") ? 200 : 404, first)
+            XCTAssertEqual(answer.header("connection"), "close", first)
+            let (rest, end) = raw.readToEnd(timeout: 5)
+            XCTAssertEqual(String(decoding: rest, as: UTF8.self), "", "\(first): answered after Connection: close")
+            XCTAssertEqual(end, "EOF", first)
+        }
+    }
+
+    /// A client using faultline as its HTTP proxy sends the absolute form (`GET
+    /// http://host/api/v2/users`), which a server must accept: `path` matches its path
+    /// (http-bugs.md 7).
+    func testAbsoluteFormTargetIsMatchedByItsPath() throws {
+        let upstream = try pythonUpstream()
+        let proxy = try startProxy(upstream, [Self.v2NotFound])
+        let raw = try RawHTTP(port: proxy.port)
+        try raw.send("GET http://\(upstream.address)/api/v2/users HTTP/1.1\r\nHost: \(upstream.address)\r\n\r\n")
+        let answer = try raw.response()
+        XCTAssertEqual(answer.status, 404)
+        XCTAssertEqual(answer.text, Self.notFoundBody)
+        try raw.send("GET http://\(upstream.address)/api/v1/users HTTP/1.1\r\nHost: \(upstream.address)\r\n\r\n")
+        XCTAssertEqual(try raw.response().text, HTTPUpstream.usersV1)
+    }
+
     /// Each match key picks the request it names and leaves its twin alone (the twin reaches
     /// the upstream): query present/absent/equal/regex, header present/absent/equal (any case
     /// of the name)/regex, methods, a glob over segments and a path regex.
