@@ -57,10 +57,12 @@ let package = Package(
 
 // libFuzzer targets, for scripts/fuzz only: they link only with -sanitize=fuzzer (which brings
 // libFuzzer's driver), so a normal `swift build --build-tests` must not see them. "Extern":
-// RESPFuzz's main.swift calls that driver through @_extern(c).
+// each main.swift calls that driver through @_extern(c).
 if ProcessInfo.processInfo.environment["FAULTLINE_FUZZ"] == "1" {
-    package.targets.append(.executableTarget(
-        name: "RESPFuzz", dependencies: ["Faultline"], path: "Sources/RESPFuzz",
-        swiftSettings: [.enableExperimentalFeature("Extern")]))
-    package.products.append(.executable(name: "RESPFuzz", targets: ["RESPFuzz"]))
+    for name in ["RESPFuzz", "HTTPFuzz"] {
+        package.targets.append(.executableTarget(
+            name: name, dependencies: ["Faultline"], path: "Sources/\(name)",
+            swiftSettings: [.enableExperimentalFeature("Extern")]))
+        package.products.append(.executable(name: name, targets: [name]))
+    }
 }
