@@ -19,7 +19,12 @@ extension HTTPSession {
 
     private func responsePass() {
         guard let intake = clientPipe.intakeBuffer else {
-            pumpAnswers()
+            // Nothing was read on the buffered path yet: only faultline's own words can be due.
+            if tunnel {
+                _ = tunnelPass(nil, 0)
+            } else {
+                pumpAnswers()
+            }
             return sendToClient()
         }
         while pumpAnswers() {
@@ -186,37 +191,40 @@ extension HTTPSession {
         closeConnection(reset: cut.reset, fault: cut.fault, action: cut.truncate ? "truncated" : cut.reset ? "reset" : "closed")
     }
 
-    /// After a 101 (or a CONNECT's 2xx) bytes pass raw both ways; `http.ws_close` arms its timer.
+    /// After a 101 (or a CONNECT's 2xx) bytes pass raw both ways. A WebSocket's server frames
+    /// are followed (their boundaries only), so `http.ws_close` can put a close frame between
+    /// two of them, whether it came with the upgrade or is added later.
     private func startTunnel(_ close: (after: Duration, code: Int, reason: String, fault: String)?) {
         tunnel = true
         awaitingUpgrade = false
-        if let close {
-            webSocket = WebSocketFramer()
-            wsClose = (close.code, close.reason, close.fault)
-            wsTimer = Timer(loop: link.loop) { [unowned self] in
-                wsClosing = true
-                processResponses()
-            }
-            wsTimer?.schedule(after: close.after)
-        }
+        if requests.head.isWebSocketUpgrade { webSocket = WebSocketFramer() }
+        if let close { armWebSocketClose(after: close.after, code: close.code, reason: close.reason, fault: close.fault) }
         processRequests()
     }
 
-    /// Tunnel bytes: raw, or framed to put `http.ws_close`'s frame between two server frames.
-    /// False when the connection closes.
-    private func tunnelPass(_ intake: OpaquePointer, _ length: Int) -> Bool {
+    /// `http.ws_close` on this WebSocket: the close frame goes `after` from now.
+    func armWebSocketClose(after: Duration, code: Int, reason: String, fault: String) {
+        guard webSocket != nil, wsClose == nil else { return }
+        wsClose = (code, reason, fault)
+        wsTimer = Timer(loop: link.loop) { [unowned self] in
+            wsClosing = true
+            processResponses()
+        }
+        wsTimer?.schedule(after: after)
+    }
+
+    /// Tunnel bytes: raw, or WebSocket frames followed to put `http.ws_close`'s frame between
+    /// two server frames. False when the connection closes.
+    private func tunnelPass(_ intake: OpaquePointer?, _ length: Int) -> Bool {
         guard let webSocket else {
             responseScanned = length
             return true
         }
-        while responseScanned < length && !(wsClosing && webSocket.atBoundary) {
-            switch webSocket.scan(EvbufferBytes.segment(intake, from: responseScanned)) {
-            case .needMore(let consumed), .frame(let consumed, _):
-                responseScanned += consumed
-            }
+        while let intake, responseScanned < length && !(wsClosing && webSocket.atBoundary) {
+            responseScanned += webSocket.skim(EvbufferBytes.segment(intake, from: responseScanned))
         }
         guard wsClosing, webSocket.atBoundary, let (code, reason, fault) = wsClose else { return true }
-        deliverScanned(intake)
+        if let intake { deliverScanned(intake) }
         let frame = WebSocketFramer.closeFrame(code: code, reason: reason)
         evbuffer_add(toClient, frame, frame.count)
         wsClose = nil

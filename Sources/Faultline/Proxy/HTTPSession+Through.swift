@@ -10,7 +10,7 @@ extension HTTPSession {
             return !halted && requestHeldUntil == 0 && !waitingForClient && (requests.atBoundary || fate == .forward)
                 && pending.count < Self.maxPending / 2 && clientPipe.pendingBytes < Self.clientBacklog
         }
-        return pending.specials == 0 && !halted && webSocket == nil
+        return pending.specials == 0 && !halted && wsClose == nil
     }
 
     func frameThrough(_ pipe: Pipe, _ bytes: UnsafeRawBufferPointer) -> (through: Int, failed: Bool) {
@@ -78,6 +78,11 @@ extension HTTPSession {
 
     private func responsesThrough(_ bytes: UnsafeRawBufferPointer) -> (Int, HTTPError?) {
         var offset = 0
+        if tunnel, let webSocket {
+            // Frame boundaries are kept for an http.ws_close that may come.
+            while offset < bytes.count { offset += webSocket.skim(UnsafeRawBufferPointer(rebasing: bytes[offset...])) }
+            return (bytes.count, nil)
+        }
         while offset < bytes.count && !tunnel {
             if responses.atBoundary {
                 let front = pending.first
@@ -90,6 +95,9 @@ extension HTTPSession {
             case .head(let consumed):
                 offset += consumed
                 responseHead(nil)
+                if tunnel, let webSocket {
+                    while offset < bytes.count { offset += webSocket.skim(UnsafeRawBufferPointer(rebasing: bytes[offset...])) }
+                }
             case .message(let consumed):
                 offset += consumed
                 responseHead(nil)

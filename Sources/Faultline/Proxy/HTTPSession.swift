@@ -147,6 +147,15 @@ final class HTTPSession: LinkSession {
         processResponses()
     }
 
+    /// A fault was added: an `http.ws_close` matching this link's WebSocket upgrade closes it
+    /// `after` from now (later upgrades meet it when their 101 comes).
+    func faultAdded(_ state: FaultState) {
+        guard tunnel, webSocket != nil, wsClose == nil, let rule = state.http,
+              case .wsClose(let after, let code, let reason) = rule.action,
+              rule.match.matches(requests.head), HTTPDecision.selects(state, self) else { return }
+        armWebSocketClose(after: after, code: code, reason: reason, fault: state.fault.name)
+    }
+
     /// A fault went: what it holds goes on (a held request or response, a body it drips) and
     /// what it would still do to a response (cut it, close the WebSocket) is called off.
     func faultRemoved(_ name: String) {

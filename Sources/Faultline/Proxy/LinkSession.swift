@@ -10,6 +10,8 @@ protocol LinkSession: AnyObject {
     func clientDrained()
     /// The proxy shuts down: whatever the session holds back goes on now.
     func releaseHolds()
+    /// A fault was added to the proxy: it may act on what is under way (an open WebSocket).
+    func faultAdded(_ state: FaultState)
     /// The fault called `name` was removed: what it holds is released.
     func faultRemoved(_ name: String)
     /// Requests went to the upstream and their answers have not all come: a link draining at

@@ -35,6 +35,7 @@ extension Proxy {
         if fault.kind.closesListener(fault) { suspendListening() }
         for link in links.values.sorted(by: { $0.id < $1.id }) {
             select(state, for: link)
+            if state.http != nil { link.session?.faultAdded(state) }
         }
     }
 

@@ -85,6 +85,9 @@ final class RedisSession: LinkSession {
         live = LiveToken(.session, on: link.loop)
     }
 
+    /// Redis faults act on commands still to come: nothing under way changes.
+    func faultAdded(_ state: FaultState) {}
+
     var awaitsAnswers: Bool { !pending.isEmpty && !streaming }
 
     /// The link closed: no timer may call back.

@@ -70,7 +70,7 @@ struct HTTPDecision {
 
     /// `first`, `every` and `probability` over the requests the rule matched, over the proxy;
     /// the coin depends on (seed, fault, link, request).
-    private static func selects(_ state: FaultState, _ session: HTTPSession) -> Bool {
+    static func selects(_ state: FaultState, _ session: HTTPSession) -> Bool {
         state.seen += 1
         let id = session.linkID &* 0x1_0000_0001 ^ session.requestIndex
         return FaultSelection.applies(state.fault, ordinal: state.seen, linkID: id, seed: session.proxy.seed)

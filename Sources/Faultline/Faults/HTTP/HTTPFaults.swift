@@ -112,7 +112,8 @@ enum HTTPFaults {
 
     static let wsClose = FaultKind(
         name: "http.ws_close",
-        summary: "close upgraded WebSocket connections after a time: a close frame with a code (1011 by default), then the end",
+        summary: "close WebSocket connections after a time: a close frame with a code (1011 by default), then the end; "
+            + "`after` counts from the 101, or from the fault's start for WebSockets already open",
         parameters: [
             FaultParameter("after", .duration(bareUnit: .milliseconds), default: nil, "time after the 101 (bare numbers are ms)"),
             FaultParameter("code", .count, default: .count(1011), "the close code, 1000 to 4999 (1011: internal error, 1001: going away)"),

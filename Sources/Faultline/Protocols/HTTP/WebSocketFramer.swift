@@ -44,6 +44,13 @@ final class WebSocketFramer {
         return .needMore(consumed: offset)
     }
 
+    /// Consumes `bytes` up to the next frame boundary (or all of them): how many it took.
+    func skim(_ bytes: UnsafeRawBufferPointer) -> Int {
+        switch scan(bytes) {
+        case .needMore(let consumed), .frame(let consumed, _): consumed
+        }
+    }
+
     /// The header's full size and the payload's length, once enough of the header is known.
     private func headerLength() -> (header: Int, payload: UInt64)? {
         guard header.count >= 2 else { return nil }
