@@ -58,6 +58,48 @@ final class HTTPProtocolWebSocketTests: HTTPProtocolCase {
         XCTAssertEqual(upstream.waitForSeen(1).map { "\($0.method) \($0.path)" }, ["GET /api/v1/users"])
     }
 
+    /// While 1 MB messages are echoed back to back, http.ws_close's frame goes between two of
+    /// the server's frames: every echo the client read is whole, then 1011 (never a framing
+    /// error from a close frame inside a message).
+    func testCloseFrameGoesBetweenLargeFrames() throws {
+        let upstream = try pythonUpstream()
+        let proxy = try startProxy(upstream, ["http.ws_close:after=300ms,code=1011"])
+        let events = try python("websocket", port: proxy.port, paths: ["/ws"], ["--messages", "500", "--size", "\(1 << 20)", "--wait", "1"])
+        let echoes = events.filter { $0.string("event") == "echo" }
+        XCTAssertFalse(echoes.isEmpty, "\(events)")
+        XCTAssertTrue(echoes.allSatisfy { $0.fields["same"] as? Bool == true && $0.int("length") == 1 << 20 }, "\(echoes)")
+        XCTAssertEqual(events.last?.string("event"), "closed", "\(events.suffix(2))")
+        XCTAssertEqual(events.last?.int("code"), 1011, "\(events.suffix(2))")
+    }
+
+    /// A WebSocket opened in a calm phase is closed when a phase with http.ws_close begins,
+    /// `after` from then (1012 "restarting"), as a restarting server closes the ones it holds.
+    func testOpenWebSocketsCloseWhenTheFaultStarts() throws {
+        let upstream = try pythonUpstream()
+        let listen = try Sock.freePort()
+        let scenario = try httpScenario("restart", listen: listen, upstream: upstream, seed: 1, """
+            timeline:
+              - phase: calm
+                for: 1500ms
+              - phase: restart
+                for: 1500ms
+                faults:
+                  - http.ws_close: { after: 500ms, code: 1012, reason: restarting }
+            """)
+        let run = try run(scenario, command: [try TLSTools.python(), client("http_client.py"), "websocket", "--base",
+                                              "http://127.0.0.1:\(listen)", "--path", "/ws", "--wait", "6"])
+        let events = run.stdout.split(separator: "\n").compactMap {
+            ((try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any]).map(ClientLine.init)
+        }
+        XCTAssertEqual(events.map { $0.string("event") }, ["open", "echo", "closed"], run.transcript)
+        XCTAssertEqual(events.last?.int("code"), 1012)
+        XCTAssertEqual(events.last?.string("reason"), "restarting")
+        // The phase begins 1.5 s into the run and the client opened its socket after python's
+        // start: the close comes 2 s into the run, well before the client's 6 s wait.
+        XCTAssertLessThan(try XCTUnwrap(events.last?.seconds()), 3.5, run.transcript)
+        XCTAssertGreaterThan(try XCTUnwrap(events.last?.seconds()), 0.5, run.transcript)
+    }
+
     /// http.ws_close after=2s code=1011: the echoes work, then websockets reports the close
     /// frame "received 1011 (internal error) server restarting" about 2 s after the upgrade;
     /// code=1001 without a reason is "going away".

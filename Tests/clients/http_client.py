@@ -11,8 +11,8 @@ TLS against, and one or more --path):
   httpx        one httpx.Client, in order
   httpx-async  one httpx.AsyncClient, in order
   aiohttp      one aiohttp.ClientSession, in order; --concurrency N: all at once over N connections
-  websocket    websockets: connect to the first path, echo --messages texts, then wait up to
-               --wait s for the server's close
+  websocket    websockets: connect to the first path, echo --messages texts (or binary messages of
+               --size bytes), then wait up to --wait s for the server's close
   otlp         opentelemetry-exporter-otlp-proto-http: export one batch of --spans spans to the
                first path; prints the export result and what the exporter logged
   breaker      pybreaker (fail_max --fail-max, reset_timeout --reset) around requests.get with
@@ -168,9 +168,15 @@ async def websocket(args):
     started = time.monotonic()
     try:
         async with websockets.connect(url, ssl=context, additional_headers=headers(args), open_timeout=args.timeout,
-                                      close_timeout=2) as socket:
+                                      close_timeout=2, max_size=None) as socket:
             out(event="open", seconds=round(time.monotonic() - started, 3))
             for index in range(args.messages):
+                if args.size:  # binary messages of --size bytes, their echoes compared
+                    message = random.Random(index).randbytes(args.size)
+                    await socket.send(message)
+                    echo = await asyncio.wait_for(socket.recv(), args.timeout)
+                    out(event="echo", length=len(echo), same=echo == message)
+                    continue
                 await socket.send(f"hello {index}")
                 out(event="echo", text=await asyncio.wait_for(socket.recv(), args.timeout))
             try:
@@ -283,6 +289,7 @@ def main():
     parser.add_argument("--chunked", action="store_true")
     parser.add_argument("--retries", type=int, default=0)
     parser.add_argument("--messages", type=int, default=1)
+    parser.add_argument("--size", type=int, default=0, help="websocket: binary messages of this many bytes")
     parser.add_argument("--wait", type=float, default=5)
     parser.add_argument("--spans", type=int, default=3)
     parser.add_argument("--fail-max", type=int, default=5)
