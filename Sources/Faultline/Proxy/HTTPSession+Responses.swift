@@ -72,7 +72,10 @@ extension HTTPSession {
                 return upstreamGarbage(error, intake)
             }
         }
-        if upstreamEnded && !tunnel, pending.frontReleaseAt == 0 || pending.frontReleaseAt <= Monotonic.now() {
+        // The upstream's end is taken once every byte before it was framed: a drip still pacing
+        // the body (the upstream closed right after sending it) goes on at its rate.
+        if upstreamEnded && !tunnel && responseScanned >= evbuffer_get_length(intake),
+           pending.frontReleaseAt == 0 || pending.frontReleaseAt <= Monotonic.now() {
             upstreamFinished(intake)
         }
         deliverScanned(intake)

@@ -105,7 +105,19 @@ final class HTTPSession: LinkSession {
 
     var proxy: Proxy { link.proxy }
     var linkID: UInt64 { link.id }
-    func fired(_ fault: String, _ action: String) { link.fired(fault, action) }
+    func fired(_ fault: String, _ action: String) {
+        if proxy.logsLinks { link.log.debug("\(fault): \(action)") }
+        link.fired(fault, action)
+    }
+
+    /// A fault decided on the request being framed: logged with the request (at debug).
+    func decided(_ fault: String, _ action: String) {
+        if proxy.logsLinks {
+            let head = requests.head
+            link.log.debug("\(fault): \(action) \(head.methodText) \(head.text(head.pathRange))")
+        }
+        link.fired(fault, action)
+    }
 
     func take(from pipe: Pipe) {
         pipe.direction == .upstream ? processRequests() : processResponses()

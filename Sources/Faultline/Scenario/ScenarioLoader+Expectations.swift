@@ -35,6 +35,7 @@ extension ScenarioBuilder {
         }
         let (parameters, positions) = readParameters(kind, check)
         if kind.name == ClientRejectsCertificate.info.name { checkHandshakesExist(proxy: proxy, check) }
+        checkRequestFilter(kind, proxy: proxy, parameters, positions)
         guard reader.issues.count == issuesBefore, let scope, proxyField == nil || proxy != nil else { return nil }
         let spec = ExpectationSpec(kind: kind.name, proxy: proxy, scope: scope, parameters: parameters)
         return ScenarioExpectation(spec: spec, position: reader.position(node), parameterPositions: positions)

@@ -34,7 +34,7 @@ struct HTTPDecision {
             plan.answer = bytes
             plan.answerStatus = status
             plan.closeAfter = close
-            session.fired(name, "answered")
+            session.decided(name, "answered")
         case .abort(let reset, nil) where !terminal:
             made().abort = (reset, name)
         case .abort(let reset, let after?):
@@ -43,13 +43,13 @@ struct HTTPDecision {
             if plan?.cut == nil { made().cut = (after, false, true, name) }
         case .delayRequest(let wait):
             if wait > (requestDelay?.0 ?? .zero) { requestDelay = (wait, name) }
-            session.fired(name, "delayed")
+            session.decided(name, "delayed")
         case .delayResponse(let wait):
             if wait > (responseDelay?.0 ?? .zero) {
                 responseDelay = (wait, name)
                 made().delayedBy = name
             }
-            session.fired(name, "delayed")
+            session.decided(name, "delayed")
         case .drip(let rate):
             if plan?.drip == nil { made().drip = (rate, name) }
         case .status(let code):

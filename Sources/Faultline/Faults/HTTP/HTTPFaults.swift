@@ -90,6 +90,9 @@ enum HTTPFaults {
         selectsCommands: true,
         check: { fault in
             try checkStatus(fault, allowed: 200...599)
+            if [204, 304].contains(fault.count("status")) {
+                throw ParameterError(parameter: "status", message: "\(fault.count("status")) has no body: the upstream's body would be read as the next response (use http.respond)")
+            }
             try HTTPRule.check(fault)
         }
     ) { _, link in NoEffect(link: link) }
