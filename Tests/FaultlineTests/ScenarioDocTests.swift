@@ -63,7 +63,7 @@ final class ScenarioDocTests: XCTestCase {
             proxies:
               redis: { listen: 127.0.0.1:16379, upstream: 127.0.0.1:6379, protocol: redis }
               api: { listen: 127.0.0.1:18080, upstream: 127.0.0.1:8080 }
-              memory: { listen: 127.0.0.1:18081, upstream: 127.0.0.1:8081 }
+              memory: { listen: 127.0.0.1:18081, upstream: 127.0.0.1:8081, protocol: http }
               tracing: { listen: 127.0.0.1:18443, upstream: 127.0.0.1:8443, tls: { profile: incomplete_chain } }
             timeline:
               - { phase: healthy, for: 5s }

@@ -291,7 +291,8 @@ final class HTTPSession: LinkSession {
         if observed {
             var detail = head.methodText
             detail += " "
-            detail += head.text(head.pathRange)
+            let path = head.pathRange
+            detail += path.isEmpty ? "/" : head.text(path)
             proxy.bus.emit(.requestStarted(detail: detail), proxy: proxy.name, link: link.id)
         }
         let now = observed || decision.plan != nil || decision.requestDelay != nil ? Monotonic.now() : 0

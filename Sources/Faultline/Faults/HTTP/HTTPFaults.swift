@@ -8,7 +8,7 @@ enum HTTPFaults {
     static let matchParameters = [
         FaultParameter("method", .list, default: nil, "only these methods, any case (YAML: [GET, POST] or under match:; --fault: GET|POST)"),
         FaultParameter("path", .text, default: nil,
-                       "only this path (query left out): exact, a glob where * spans segments (/api/v2/*), or regex:PATTERN"),
+                       "only this path (query left out): exact, a glob where * spans segments (/api/v2/*), or regex:PATTERN (POSIX extended, as grep -E)"),
         FaultParameter("query", .fields, default: nil,
                        "query parameters: name: value (equal), true (present), false (absent) or regex:PATTERN"),
         FaultParameter("request_headers", .fields, default: nil,

@@ -6,11 +6,11 @@ struct HTTPMatch {
         case exact([UInt8])
         /// `*` matches any run of bytes, `/` included.
         case glob([UInt8])
-        case regex(Regex<AnyRegexOutput>)
+        case regex(POSIXRegex)
 
         init(_ text: String, globbing: Bool) throws {
             if text.hasPrefix("regex:") {
-                self = .regex(try Regex(String(text.dropFirst(6))))
+                self = .regex(try POSIXRegex(String(text.dropFirst(6))))
             } else {
                 self = globbing && text.contains("*") ? .glob(Array(text.utf8)) : .exact(Array(text.utf8))
             }
@@ -20,7 +20,7 @@ struct HTTPMatch {
             switch self {
             case .exact(let wanted): bytes.elementsEqual(wanted)
             case .glob(let pattern): HTTPMatch.glob(pattern[...], bytes)
-            case .regex(let regex): (try? regex.firstMatch(in: String(decoding: bytes, as: UTF8.self))) != nil
+            case .regex(let regex): regex.matches(bytes)
             }
         }
     }

@@ -63,10 +63,26 @@ final class HTTPHead {
     /// The method as text (`GET`).
     var methodText: String { text(method) }
 
-    /// The target's path, without the query (`/api/v2/users`).
+    /// The target's path, without the query (`/api/v2/users`). A client that takes faultline
+    /// for its HTTP proxy sends the absolute form (`http://user:pw@host/api/v2/users`): the
+    /// scheme, credentials and authority are left out.
     var pathRange: Range<Int32> {
-        guard let mark = bytes[Int(target.lowerBound)..<Int(target.upperBound)].firstIndex(of: UInt8(ascii: "?")) else { return target }
-        return target.lowerBound..<Int32(mark)
+        var start = Int(target.lowerBound)
+        let end = Int(target.upperBound)
+        if let slashes = absoluteFormAuthority() {
+            start = bytes[slashes..<end].firstIndex(of: UInt8(ascii: "/")) ?? end
+        }
+        let stop = bytes[start..<end].firstIndex(of: UInt8(ascii: "?")) ?? end
+        return Int32(start)..<Int32(stop)
+    }
+
+    /// Where the authority of an absolute-form target begins (after `scheme://`), or nil.
+    private func absoluteFormAuthority() -> Int? {
+        let start = Int(target.lowerBound), end = Int(target.upperBound)
+        guard start < end, bytes[start] != UInt8(ascii: "/"),
+              let colon = bytes[start..<min(end, start + 16)].firstIndex(of: UInt8(ascii: ":")),
+              colon + 3 <= end, bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/") else { return nil }
+        return colon + 3
     }
 
     /// The query after `?`, or an empty range.
