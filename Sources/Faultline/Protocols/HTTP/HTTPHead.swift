@@ -70,7 +70,8 @@ final class HTTPHead {
         var start = Int(target.lowerBound)
         let end = Int(target.upperBound)
         if let slashes = absoluteFormAuthority() {
-            start = bytes[slashes..<end].firstIndex(of: UInt8(ascii: "/")) ?? end
+            // The authority ends at the path's `/` or, when the path is empty, at the query's `?`.
+            start = bytes[slashes..<end].firstIndex { $0 == UInt8(ascii: "/") || $0 == UInt8(ascii: "?") } ?? end
         }
         let stop = bytes[start..<end].firstIndex(of: UInt8(ascii: "?")) ?? end
         return Int32(start)..<Int32(stop)
