@@ -142,9 +142,11 @@ enum HTTPFuzzRun {
             check(!head.target.isEmpty && head.slice(head.target).allSatisfy { $0 > 0x20 && $0 != 0x7F }, "a target")
             check(!head.otherTransferCoding, "a request with a coding after chunked")
             let path = head.pathRange, query = head.queryRange
-            check(path.lowerBound == head.target.lowerBound && path.upperBound <= head.target.upperBound, "the path")
+            check(path.lowerBound >= head.target.lowerBound && path.upperBound <= head.target.upperBound, "the path")
             check(query.upperBound == head.target.upperBound && query.lowerBound >= path.upperBound, "the query")
             check(!head.slice(path).contains(UInt8(ascii: "?")), "a ? in the path")
+            let authority = head.slice(head.target.lowerBound..<path.lowerBound)
+            check(!authority.contains(UInt8(ascii: "?")), "an absolute-form target's query taken for its authority")
             let hosts = head.values(of: Array("host".utf8)).count
             check(hosts == 1 || head.minorVersion == 0 && hosts == 0, "\(hosts) Host fields")
         } else {
