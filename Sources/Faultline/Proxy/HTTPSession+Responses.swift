@@ -4,18 +4,7 @@ import CEvent
 /// their requests' order, with faultline's own answers, held responses, closes and the
 /// response faults (drip, truncate, abort mid-body, status, ws_close) taking their turns.
 extension HTTPSession {
-    func processResponses() {
-        if processingResponses {
-            responsesAgain = true
-            return
-        }
-        processingResponses = true
-        defer { processingResponses = false }
-        repeat {
-            responsesAgain = false
-            responsePass()
-        } while responsesAgain
-    }
+    func processResponses() { responsePasses.run { responsePass() } }
 
     private func responsePass() {
         guard let intake = clientPipe.intakeBuffer else {

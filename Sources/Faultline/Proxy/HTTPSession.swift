@@ -69,10 +69,8 @@ final class HTTPSession: LinkSession {
     /// The protocol error `frameThrough` stopped at, for `failThrough`.
     var throughError: HTTPError?
 
-    var processingRequests = false
-    var requestsAgain = false
-    var processingResponses = false
-    var responsesAgain = false
+    let requestPasses = ReentrantPass()
+    let responsePasses = ReentrantPass()
 
     /// Requests waiting for responses before further requests wait unread (a client that
     /// pipelines without reading cannot grow memory without bound).
@@ -188,18 +186,7 @@ final class HTTPSession: LinkSession {
 
     // MARK: requests
 
-    func processRequests() {
-        if processingRequests {
-            requestsAgain = true
-            return
-        }
-        processingRequests = true
-        defer { processingRequests = false }
-        repeat {
-            requestsAgain = false
-            requestPass()
-        } while requestsAgain
-    }
+    func processRequests() { requestPasses.run { requestPass() } }
 
     private func requestPass() {
         guard let intake = upstreamPipe.intakeBuffer else { return }

@@ -3,18 +3,7 @@ import CEvent
 /// The reply side of `RedisSession`: the upstream's replies are framed and delivered in their
 /// commands' order, with faultline's own answers, held replies and closes taking their turns.
 extension RedisSession {
-    func processReplies() {
-        if processingReplies {
-            repliesAgain = true
-            return
-        }
-        processingReplies = true
-        defer { processingReplies = false }
-        repeat {
-            repliesAgain = false
-            replyPass()
-        } while repliesAgain
-    }
+    func processReplies() { replyPasses.run { replyPass() } }
 
     private func replyPass() {
         let pipe = clientPipe

@@ -44,12 +44,9 @@ final class RedisSession: LinkSession {
     var requestedVersion = 2
     var commandIndex: UInt64 = 0
     var upstreamEnded = false
-    /// A pass over each direction is under way; a call meanwhile (a flush draining the client's
-    /// buffer, a fault removed) asks for one more pass instead of nesting, so no wake-up is lost.
-    var processingCommands = false
-    var commandsAgain = false
-    var processingReplies = false
-    var repliesAgain = false
+    /// Each direction's passes (see `ReentrantPass`).
+    let commandPasses = ReentrantPass()
+    let replyPasses = ReentrantPass()
     var releaseTimer: Timer?
     /// The protocol error `frameThrough` stopped at, for `failThrough`.
     var throughError: RESPError?
@@ -153,18 +150,7 @@ final class RedisSession: LinkSession {
 
     // MARK: commands
 
-    private func processCommands() {
-        if processingCommands {
-            commandsAgain = true
-            return
-        }
-        processingCommands = true
-        defer { processingCommands = false }
-        repeat {
-            commandsAgain = false
-            commandPass()
-        } while commandsAgain
-    }
+    private func processCommands() { commandPasses.run { commandPass() } }
 
     private func commandPass() {
         let pipe = upstreamPipe

@@ -19,7 +19,7 @@ struct HTTPMatch {
         func matches(_ bytes: ArraySlice<UInt8>) -> Bool {
             switch self {
             case .exact(let wanted): bytes.elementsEqual(wanted)
-            case .glob(let pattern): HTTPMatch.glob(pattern[...], bytes)
+            case .glob(let pattern): StarGlob.matches(pattern[...], bytes)
             case .regex(let regex): regex.matches(bytes)
             }
         }
@@ -128,29 +128,5 @@ struct HTTPMatch {
         case 0x61...0x66: byte - 0x57
         default: nil
         }
-    }
-
-    /// `*` as any run of bytes; everything else literal. Backtracks to the last star only.
-    static func glob(_ pattern: ArraySlice<UInt8>, _ text: ArraySlice<UInt8>) -> Bool {
-        var p = pattern.startIndex, t = text.startIndex
-        var star: (p: Int, t: Int)?
-        let asterisk = UInt8(ascii: "*")
-        while t < text.endIndex {
-            if p < pattern.endIndex && pattern[p] == asterisk {
-                star = (p, t)
-                p += 1
-            } else if p < pattern.endIndex && pattern[p] == text[t] {
-                p += 1
-                t += 1
-            } else if let resume = star {
-                star = (resume.p, resume.t + 1)
-                p = resume.p + 1
-                t = resume.t + 1
-            } else {
-                return false
-            }
-        }
-        while p < pattern.endIndex && pattern[p] == asterisk { p += 1 }
-        return p == pattern.endIndex
     }
 }

@@ -42,28 +42,9 @@ enum NoRequest: ExpectationCheck {
         return .pass("no_request: no request in scope" + (filter.isEmpty ? "" : " (\(note), not \(filter.described))"))
     }
 
-    /// Whether `text` is all of `pattern`, where `*` matches any run of characters
-    /// (greedy with backtracking to the last star: linear for the patterns people write).
+    /// Whether `text` is all of `pattern`, where `*` matches any run of characters.
     static func glob(_ pattern: String, matches text: String) -> Bool {
-        let p = Array(pattern), t = Array(text)
-        var pi = 0, ti = 0
-        var star: (p: Int, t: Int)?
-        while ti < t.count {
-            if pi < p.count && p[pi] == "*" {
-                star = (pi, ti)
-                pi += 1
-            } else if pi < p.count && p[pi] == t[ti] {
-                pi += 1
-                ti += 1
-            } else if let resume = star {
-                star = (resume.p, resume.t + 1)
-                pi = resume.p + 1
-                ti = resume.t + 1
-            } else {
-                return false
-            }
-        }
-        while pi < p.count && p[pi] == "*" { pi += 1 }
-        return pi == p.count
+        // Byte-wise is character-wise here: UTF-8 sequences match only whole, and `*` spans any.
+        StarGlob.matches(Array(pattern.utf8)[...], Array(text.utf8)[...])
     }
 }
