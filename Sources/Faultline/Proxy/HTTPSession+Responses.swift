@@ -7,6 +7,10 @@ extension HTTPSession {
     func processResponses() { responsePasses.run { responsePass() } }
 
     private func responsePass() {
+        if responsesOver {
+            if let intake = clientPipe.intakeBuffer { evbuffer_drain(intake, evbuffer_get_length(intake)) }
+            return
+        }
         guard let intake = clientPipe.intakeBuffer else {
             // Nothing was read on the buffered path yet: only faultline's own words can be due.
             if tunnel {
@@ -16,7 +20,7 @@ extension HTTPSession {
             }
             return sendToClient()
         }
-        while pumpAnswers() {
+        while !responsesOver && pumpAnswers() {
             let length = evbuffer_get_length(intake)
             if tunnel {
                 guard tunnelPass(intake, length) else { return }
@@ -142,10 +146,19 @@ extension HTTPSession {
             awaitingUpgrade = false
             processRequests()
         }
-        guard entry.counted, observed else { return }
-        proxy.bus.emit(.requestAnswered(error: frontStatus >= 500 ? String(frontStatus) : nil, byFaultline: false,
-                                        latency: Monotonic.duration(from: entry.arrived, to: Monotonic.now()), handshake: false),
-                       proxy: proxy.name, link: link.id)
+        if entry.counted && observed {
+            proxy.bus.emit(.requestAnswered(error: frontStatus >= 500 ? String(frontStatus) : nil, byFaultline: false,
+                                            latency: Monotonic.duration(from: entry.arrived, to: Monotonic.now()), handshake: false),
+                           proxy: proxy.name, link: link.id)
+        }
+        if !responses.head.keepsAlive && !responses.isTunnel && !pending.isEmpty {
+            // The server closes after this response: requests pipelined behind it get no
+            // answer, faultline's included, and the connection ends as the server ends it.
+            responsesOver = true
+            halted = true
+            if let intake = clientPipe.intakeBuffer { deliverScanned(intake) }
+            closeConnection(reset: false, fault: "", action: "")
+        }
     }
 
     /// The upstream closed: a body delimited by the close is complete; one cut short is a

@@ -61,6 +61,7 @@ extension HTTPSession {
                 if !requestRecorded { decide() }
                 if fate != .forward || requestHeldUntil != 0 || halted { return handOff(from: start, scanned: consumed) }
                 requestEnded()
+                if halted { return (offset, nil) }
             case .error(let error):
                 return (offset, error)
             }
@@ -108,6 +109,7 @@ extension HTTPSession {
             case .error(let error):
                 return (offset, error)
             }
+            if responsesOver { return (offset, nil) }
         }
         return (bytes.count, nil)
     }

@@ -59,6 +59,8 @@ final class HTTPSession: LinkSession {
     /// The status the client is shown for the front response (after `http.status`).
     var frontStatus = 0
     var upstreamEnded = false
+    /// The upstream's response said `Connection: close`: nothing is answered after it.
+    var responsesOver = false
     /// After a 101 or a CONNECT's 2xx: bytes pass as they are, both ways.
     var tunnel = false
     /// `http.ws_close` armed on the tunnel: server frames are framed to find their boundaries.
@@ -244,6 +246,8 @@ final class HTTPSession: LinkSession {
     /// CONNECT that went on, nothing more is framed until its response comes.
     func requestEnded() {
         if fate == .forward && (requests.head.hasUpgrade || requests.head.methodIs("CONNECT")) { awaitingUpgrade = true }
+        // `Connection: close` (or HTTP/1.0 without keep-alive): a server reads nothing after it.
+        if !requests.head.keepsAlive { halted = true }
         fate = .undecided
         requestRecorded = false
     }
