@@ -36,7 +36,9 @@ final class HTTPHeadTests: XCTestCase {
         XCTAssertEqual(head.minorVersion, 1)
         for (target, path, query) in [("/plain", "/plain", ""), ("/p?", "/p", ""), ("/p?a?b", "/p", "a?b"), ("*", "*", ""),
                                       ("http://h:80/x?y", "/x", "y"), ("http://u:pw@h/a/b", "/a/b", ""), ("https://h", "", ""),
-                                      ("/%3F?q", "/%3F", "q"), ("http://h?a=/admin", "", "a=/admin"), ("http://h:8080?q", "", "q")] {
+                                      ("/%3F?q", "/%3F", "q"), ("http://h?a=/admin", "", "a=/admin"), ("http://h:8080?q", "", "q"),
+                                      ("htt?ps://h/x", "htt", "ps://h/x"), ("a%2F://h/x", "a%2F://h/x", ""),
+                                      ("svn+ssh://h/r", "/r", "")] {
             let head = parsed("OPTIONS \(target) HTTP/1.0\r\n\r\n").head
             XCTAssertEqual(head.text(head.pathRange), path, target)
             XCTAssertEqual(head.text(head.queryRange), query, target)

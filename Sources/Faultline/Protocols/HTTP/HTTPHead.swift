@@ -77,14 +77,19 @@ final class HTTPHead {
         return Int32(start)..<Int32(stop)
     }
 
-    /// Where the authority of an absolute-form target begins (after `scheme://`), or nil.
+    /// Where the authority of an absolute-form target begins (after `scheme://`), or nil. The
+    /// scheme is a letter then letters, digits, `+`, `-`, `.` (RFC 3986 §3.1): `a?b://c` is a
+    /// path `a` and a query, as the upstream reads it.
     private func absoluteFormAuthority() -> Int? {
         let start = Int(target.lowerBound), end = Int(target.upperBound)
-        guard start < end, bytes[start] != UInt8(ascii: "/"),
+        guard start < end, Self.isLetter(bytes[start]),
               let colon = bytes[start..<min(end, start + 16)].firstIndex(of: UInt8(ascii: ":")),
+              bytes[start..<colon].allSatisfy({ Self.isLetter($0) || HTTPBytes.isDigit($0) || "+-.".utf8.contains($0) }),
               colon + 3 <= end, bytes[colon + 1] == UInt8(ascii: "/"), bytes[colon + 2] == UInt8(ascii: "/") else { return nil }
         return colon + 3
     }
+
+    private static func isLetter(_ byte: UInt8) -> Bool { byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A }
 
     /// The query after `?`, or an empty range.
     var queryRange: Range<Int32> {
