@@ -39,7 +39,7 @@ extension HTTPSession {
 
     /// Frames requests in place. While faults are active, a request's head waits to be decided:
     /// one that ends this read, or that a fault does more to than forward, is left with the
-    /// rest of the read for the buffered path, its scanned head counted in `requestScanned`.
+    /// rest of the read for the buffered path, its scanned head counted in `cursor.scanned`.
     private func requestsThrough(_ bytes: UnsafeRawBufferPointer) -> (Int, HTTPError?) {
         var offset = 0
         let deciding = proxy.hasCommandFaults
@@ -72,8 +72,8 @@ extension HTTPSession {
     /// The bytes from `start` go to the buffered path; the first `scanned` of them are the
     /// current request's, already framed.
     private func handOff(from start: Int, scanned: Int) -> (Int, HTTPError?) {
-        requestScanned = scanned
-        forwardable = 0
+        cursor.scanned = scanned
+        cursor.forwardable = 0
         return (start, nil)
     }
 

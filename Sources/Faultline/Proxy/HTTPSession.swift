@@ -26,10 +26,9 @@ final class HTTPSession: LinkSession {
     let live: LiveToken
 
     // Requests.
-    var forwardable = 0
-    var requestScanned = 0
-    enum Fate { case undecided, forward, drop }
-    var fate = Fate.undecided
+    /// The client's intake as read so far (see `IntakeCursor`).
+    var cursor: IntakeCursor
+    var fate = MessageFate.undecided
     /// The request being scanned has its pending entry (and its request event).
     var requestRecorded = false
     /// `http.delay before: request` holds the request at the intake's front until then.
@@ -86,6 +85,7 @@ final class HTTPSession: LinkSession {
         self.clientPipe = clientPipe
         observed = link.proxy.bus.isObserved
         toUpstream = evbuffer_new()
+        cursor = IntakeCursor(out: toUpstream)
         toClient = evbuffer_new()
         live = LiveToken(.session, on: link.loop)
     }
@@ -140,8 +140,8 @@ final class HTTPSession: LinkSession {
             fate = .forward
         }
         if !halted && fate != .drop {
-            forwardable += requestScanned
-            requestScanned = 0
+            cursor.forwardable += cursor.scanned
+            cursor.scanned = 0
         }
         processRequests()
     }
@@ -194,48 +194,48 @@ final class HTTPSession: LinkSession {
         guard let intake = upstreamPipe.intakeBuffer else { return }
         if requestRecorded && requestHeldUntil == 0 && fate != .undecided {
             // The fast path handed over a request it decided (its head at the intake's front).
-            settleScanned(intake)
+            cursor.settle(fate, intake)
             if requests.atBoundary { requestEnded() }
         }
         if halted {
-            moveForwardable(intake)
+            cursor.moveForwardable(intake)
             evbuffer_drain(intake, evbuffer_get_length(intake))
         }
         while !halted && requestHeldUntil == 0 && !awaitingUpgrade && !waitingForClient {
             let length = evbuffer_get_length(intake)
             if tunnel {
-                forwardable = length
+                cursor.forwardable = length
                 break
             }
             if pending.count >= Self.maxPending || clientPipe.pendingBytes >= Self.clientBacklog {
                 waitingForClient = true
                 break
             }
-            let offset = forwardable + requestScanned
+            let offset = cursor.forwardable + cursor.scanned
             guard offset < length else { break }
             let result = requests.scan(EvbufferBytes.segment(intake, from: offset))
             switch result {
             case .needMore(let consumed):
-                requestScanned += consumed
-                settleScanned(intake)
+                cursor.scanned += consumed
+                cursor.settle(fate, intake)
             case .head(let consumed):
-                requestScanned += consumed
+                cursor.scanned += consumed
                 if !requestRecorded { decide() }
-                settleScanned(intake)
+                cursor.settle(fate, intake)
             case .message(let consumed), .complete(let consumed):
-                requestScanned += consumed
+                cursor.scanned += consumed
                 if !requestRecorded { decide() }
-                settleScanned(intake)
+                cursor.settle(fate, intake)
                 if requestHeldUntil == 0 { requestEnded() }
             case .error(let error):
                 clientGarbage(error, intake: intake)
             }
         }
         if halted {
-            moveForwardable(intake)
+            cursor.moveForwardable(intake)
             evbuffer_drain(intake, evbuffer_get_length(intake))
         }
-        moveForwardable(intake)
+        cursor.moveForwardable(intake)
         if evbuffer_get_length(toUpstream) > 0 { upstreamPipe.emit(toUpstream) }
         pumpAnswers()
         sendToClient()
@@ -252,25 +252,7 @@ final class HTTPSession: LinkSession {
         requestRecorded = false
     }
 
-    /// Bytes of the current request go on or away once its fate is known.
-    private func settleScanned(_ intake: OpaquePointer) {
-        switch fate {
-        case .undecided:
-            return
-        case .forward:
-            forwardable += requestScanned
-        case .drop:
-            moveForwardable(intake)
-            evbuffer_drain(intake, requestScanned)
-        }
-        requestScanned = 0
-    }
 
-    private func moveForwardable(_ intake: OpaquePointer) {
-        guard forwardable > 0 else { return }
-        evbuffer_remove_buffer(intake, toUpstream, forwardable)
-        forwardable = 0
-    }
 
     /// The faults decide what happens to the request whose head was just framed; its pending
     /// entry and request event are made.
@@ -312,7 +294,7 @@ final class HTTPSession: LinkSession {
         guard requestHeldUntil != 0 else { return }
         requestHeldUntil = 0
         fate = .forward
-        if let intake = upstreamPipe.intakeBuffer { settleScanned(intake) }
+        if let intake = upstreamPipe.intakeBuffer { cursor.settle(fate, intake) }
         if requests.atBoundary { requestEnded() }
         processRequests()
     }
@@ -323,10 +305,10 @@ final class HTTPSession: LinkSession {
         link.log.warning("client sent a request faultline cannot forward (\(error.message)); answering \(error.status) and closing")
         proxy.bus.emit(.protocolError(fromClient: true, message: error.message), proxy: proxy.name, link: link.id)
         if let intake {
-            moveForwardable(intake)
+            cursor.moveForwardable(intake)
             evbuffer_drain(intake, evbuffer_get_length(intake))
         }
-        requestScanned = 0
+        cursor.scanned = 0
         halted = true
         let plan = HTTPResponsePlan()
         plan.answer = HTTPAnswer.refusal(error)

@@ -18,11 +18,10 @@ final class RedisSession: LinkSession {
     let commands = RESPCommandFramer()
     let replies = RESPReplyFramer()
     var pending = PendingReplies()
-    var forwardable = 0
-    var commandScanned = 0
+    /// The client's intake as read so far (see `IntakeCursor`).
+    var cursor: IntakeCursor
     /// What happens to the bytes of the command being scanned.
-    enum Fate { case undecided, forward, drop }
-    var fate = Fate.undecided
+    var fate = MessageFate.undecided
     /// The command at the intake's front met `redis.hang`: nothing is read past it until the
     /// fault goes.
     var hungCommand = false
@@ -78,6 +77,7 @@ final class RedisSession: LinkSession {
         self.clientPipe = clientPipe
         observed = link.proxy.bus.isObserved
         toUpstream = evbuffer_new()
+        cursor = IntakeCursor(out: toUpstream)
         toClient = evbuffer_new()
         live = LiveToken(.session, on: link.loop)
     }
@@ -114,8 +114,8 @@ final class RedisSession: LinkSession {
             return link.close(resetClient: false, resetUpstream: false)
         }
         if !halted && fate != .drop {
-            forwardable += commandScanned
-            commandScanned = 0
+            cursor.forwardable += cursor.scanned
+            cursor.scanned = 0
         }
         processCommands()
     }
@@ -164,7 +164,7 @@ final class RedisSession: LinkSession {
                 waitingForClient = true
                 break
             }
-            let offset = forwardable + commandScanned
+            let offset = cursor.forwardable + cursor.scanned
             guard offset < evbuffer_get_length(intake) else { break }
             if fate == .undecided && commands.atBoundary && !link.proxy.hasCommandFaults {
                 // No fault could act on it: its bytes go on as they come, so a server that
@@ -175,18 +175,18 @@ final class RedisSession: LinkSession {
             let result = commands.scan(EvbufferBytes.segment(intake, from: offset))
             switch result {
             case .needMore(let consumed):
-                commandScanned += consumed
-                settleScanned(intake)
+                cursor.scanned += consumed
+                cursor.settle(fate, intake)
             case .head(let consumed):
-                commandScanned += consumed
+                cursor.scanned += consumed
                 commandComplete = false
                 if !commandRecorded { decide() }
-                settleScanned(intake)
+                cursor.settle(fate, intake)
             case .complete(let consumed):
-                commandScanned += consumed
+                cursor.scanned += consumed
                 commandComplete = true
                 if !commandRecorded { decide() }
-                settleScanned(intake)
+                cursor.settle(fate, intake)
                 if !hungCommand {
                     fate = .undecided
                     commandRecorded = false
@@ -195,37 +195,19 @@ final class RedisSession: LinkSession {
                 clientGarbage(error, intake: intake)
             }
         }
-        if hungCommand || halted { settleScanned(intake) }
+        if hungCommand || halted { cursor.settle(fate, intake) }
         if halted {
-            moveForwardable(intake)
+            cursor.moveForwardable(intake)
             evbuffer_drain(intake, evbuffer_get_length(intake))
         }
         sendBatches(upstream: pipe)
         pipe.resumeReading()
     }
 
-    /// Bytes of the current command go on or away once its fate is known.
-    private func settleScanned(_ intake: OpaquePointer) {
-        switch fate {
-        case .undecided:
-            return
-        case .forward:
-            forwardable += commandScanned
-        case .drop:
-            moveForwardable(intake)
-            evbuffer_drain(intake, commandScanned)
-        }
-        commandScanned = 0
-    }
 
-    private func moveForwardable(_ intake: OpaquePointer) {
-        guard forwardable > 0 else { return }
-        evbuffer_remove_buffer(intake, toUpstream, forwardable)
-        forwardable = 0
-    }
 
     private func sendBatches(upstream pipe: Pipe) {
-        if let intake = pipe.intakeBuffer { moveForwardable(intake) }
+        if let intake = pipe.intakeBuffer { cursor.moveForwardable(intake) }
         if evbuffer_get_length(toUpstream) > 0 { pipe.emit(toUpstream) }
         pumpAnswers()
         sendToClient()
@@ -307,7 +289,7 @@ final class RedisSession: LinkSession {
             pending.append(entry)
         }
         hungEntry = nil
-        if let intake = upstreamPipe.intakeBuffer { settleScanned(intake) }
+        if let intake = upstreamPipe.intakeBuffer { cursor.settle(fate, intake) }
         if commandComplete {
             fate = .undecided
             commandRecorded = false
@@ -321,10 +303,10 @@ final class RedisSession: LinkSession {
         link.log.warning("client sent bytes that are not RESP (\(error.message)); answering as Redis does and closing")
         link.proxy.bus.emit(.protocolError(fromClient: true, message: error.message), proxy: link.proxy.name, link: link.id)
         if let intake {
-            moveForwardable(intake)
+            cursor.moveForwardable(intake)
             evbuffer_drain(intake, evbuffer_get_length(intake))
         }
-        commandScanned = 0
+        cursor.scanned = 0
         halted = true
         var answer = PendingReply(kind: .protocolError, arrived: 0, counted: false)
         answer.note = pending.keep(error.message)
