@@ -3,7 +3,7 @@
 # Toxiproxy is not packaged by Debian: point TOXIPROXY_BIN at a toxiproxy-server to add it.
 set -euo pipefail
 
-packages=(haproxy socat iperf3 redis-server redis-tools wrk procps openssl)
+packages=(haproxy socat iperf3 redis-server redis-tools wrk procps openssl nginx)
 
 missing=()
 for package in "${packages[@]}"; do

@@ -19,6 +19,11 @@ def _machine_seconds() -> float:
     return (user + nice + system) * _TICK
 
 
+def machine_busy_seconds() -> float:
+    """CPU time all CPUs spent in user and system mode so far (softirq and irq left out)."""
+    return _machine_seconds()
+
+
 def _own_seconds() -> float:
     # Children count once reaped; the supervisor waits for every one it stops.
     return sum(r.ru_utime + r.ru_stime for r in (resource.getrusage(resource.RUSAGE_SELF),

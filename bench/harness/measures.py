@@ -418,3 +418,34 @@ def _watch(selector: selectors.BaseSelector, sock: socket.socket, events: int) -
         selector.modify(sock, events)
     else:
         selector.register(sock, events)
+
+
+# --- HTTP (the http section) ------------------------------------------------------------------
+
+_TIME_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1e3, "m": 60e3, "h": 3600e3}  # -> ms
+_SIZE_UNITS = {"B": 1, "KB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40}
+
+
+def wrk_http(sup: Supervisor, url: str, threads: int, connections: int,
+             seconds: int) -> dict:
+    """`wrk -tT -cC -dDs --latency URL`, keep-alive: requests/s, p50/p90/p99 latency (ms),
+    transfer (bytes/s), the request count and every error wrk reports (socket errors by kind,
+    non-2xx/3xx responses). Errors are returned, not raised: the table shows them."""
+    argv = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
+    out = sup.run(argv, timeout=seconds + 30)
+    rate = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in ([\d.]+)(\w+), ([\d.]+)(\w+) read", out)
+    transfer = re.search(r"Transfer/sec:\s+([\d.]+)(\w+)", out)
+    percentiles = {int(p): float(v) * _TIME_UNITS[unit]
+                   for p, v, unit in re.findall(r"^\s+(50|75|90|99)%\s+([\d.]+)(\w+)\s*$", out, re.M)}
+    if not rate or not total or not transfer or set(percentiles) != {50, 75, 90, 99}:
+        raise BenchError(f"unexpected wrk output: {out.strip()[-300:]}")
+    errors = {kind: int(n) for kind, n in re.findall(r"(connect|read|write|timeout) (\d+)", out)}
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    errors["non_2xx"] = int(non_2xx.group(1)) if non_2xx else 0
+    return {"rps": float(rate.group(1)), "requests": int(total.group(1)),
+            "read_bytes": float(total.group(4)) * _SIZE_UNITS[total.group(5)],
+            "transfer_bytes_per_s": float(transfer.group(1)) * _SIZE_UNITS[transfer.group(2)],
+            "p50_ms": percentiles[50], "p75_ms": percentiles[75], "p90_ms": percentiles[90],
+            "p99_ms": percentiles[99], "errors": errors, "error_count": sum(errors.values()),
+            "argv": " ".join(argv)}

@@ -113,3 +113,18 @@ def group_pss_kb(pgid: int) -> int:
             continue  # exited meanwhile
         total += next(int(line.split()[1]) for line in rollup.splitlines() if line.startswith("Pss:"))
     return total
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """User + system CPU time so far of every process in a process group (nginx's master and
+    its workers), read from each one's /proc/PID/stat."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue  # exited meanwhile
+        # Field 5 is the process group; utime and stime are fields 14 and 15.
+        if int(fields[2]) == pgid:
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")

@@ -57,7 +57,60 @@ def start_sink(sup: Supervisor, tag: str, tls: "TLSFiles | None" = None) -> Serv
     return _listening(sup.start(f"{tag}-sink{'-tls' if tls else ''}", argv), port)
 
 
-UPSTREAMS = {"iperf3": start_iperf, "redis": start_redis, "http": start_http, "sink": start_sink}
+# The HTTP section's static files: name -> size in bytes (served by nginx from its work directory).
+NGINX_FILES = {"1k.bin": 1024, "64k.bin": 65536}
+
+
+def start_nginx(sup: Supervisor, tag: str, workers: int = 1) -> Service:
+    """nginx (Debian's) serving NGINX_FILES from `logs/nginx/`, as a non-daemon child with its
+    own generated config: `workers` worker processes, no access log, keep-alive connections
+    that last the whole run (keepalive_requests 10M, 5 min idle), sendfile on."""
+    work = Path(sup.log_dir) / "nginx"
+    www = work / "www"
+    if not www.exists():
+        www.mkdir(parents=True)
+        for name, size in NGINX_FILES.items():
+            (www / name).write_bytes(bytes(ord("a") + i % 26 for i in range(size)))
+    port = free_port()
+    # Root's nginx drops its workers to `nobody`: every directory above www must be readable
+    # and searchable by others (true of the repository; the logs directory is made 0755).
+    for path in (work, www):
+        path.chmod(0o755)
+    temp = work / "temp"  # nginx makes the directories in it; no request here uses them
+    temp.mkdir(exist_ok=True)
+    config = work / f"{tag}.conf"
+    config.write_text(f"""worker_processes {workers};
+pid {work / f"{tag}.pid"};
+error_log stderr warn;
+events {{
+    worker_connections 4096;
+}}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 10000000;
+    keepalive_timeout 300s;
+    client_body_temp_path {temp}/body;
+    proxy_temp_path {temp}/proxy;
+    fastcgi_temp_path {temp}/fastcgi;
+    uwsgi_temp_path {temp}/uwsgi;
+    scgi_temp_path {temp}/scgi;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {www};
+    }}
+}}
+""")
+    # -e: the error log before the config is read (else /var/log/nginx/error.log)
+    service = sup.start(f"{tag}-nginx", ["nginx", "-p", str(work), "-c", str(config),
+                                          "-e", "stderr", "-g", "daemon off;"])
+    return _listening(service, port)
+
+
+UPSTREAMS = {"iperf3": start_iperf, "redis": start_redis, "http": start_http, "sink": start_sink,
+             "nginx": start_nginx}
 
 
 # --- peers: the things measured ----------------------------------------------------------------
@@ -116,6 +169,35 @@ listen bench
         return Endpoint(port, _listening(_start_haproxy(sup, f"{tag}-{self.name}", config), port))
 
 
+class HAProxyHTTP(Peer):
+    """`mode http`: a `listen` section with one server and `http-reuse safe` (HAProxy's default,
+    written out), maxconn and timeouts as in `HAProxy`. threads=None: its default (one per CPU);
+    else `nbthread N` and the column haproxy-Nt."""
+
+    def __init__(self, maxconn: int = 1000, reuse: str = "safe", threads: int | None = None):
+        self.maxconn = maxconn
+        self.reuse = reuse
+        self.threads = threads
+        self.name = "haproxy" if threads is None else f"haproxy-{threads}t"
+
+    def start(self, sup, upstream, tag):
+        port = free_port()
+        threads = f"    nbthread {self.threads}\n" if self.threads else ""
+        config = f"""global
+    maxconn {self.maxconn}
+{threads}defaults
+    mode http
+    timeout connect 5s
+    timeout client 5m
+    timeout server 5m
+listen bench
+    bind 127.0.0.1:{port}
+    http-reuse {self.reuse}
+    server upstream 127.0.0.1:{upstream}
+"""
+        return Endpoint(port, _listening(_start_haproxy(sup, f"{tag}-{self.name}", config), port))
+
+
 class Socat(Peer):
     name = "socat"
     memory_note = "summed Pss of socat and its forks"
@@ -155,7 +237,7 @@ class Faultline(Peer):
     def __init__(self, binary: str, splice: bool = True, faults: tuple[str, ...] = (),
                  protocol: str | None = None, name: str | None = None):
         """`faults`: --fault specs, which apply to every connection from the start.
-        `protocol`: given as --protocol (tcp, redis); None leaves faultline's default (tcp).
+        `protocol`: given as --protocol (tcp, redis, http); None leaves faultline's default (tcp).
         `name`: the column, when it is not the default one."""
         self.binary = binary
         self.splice = splice

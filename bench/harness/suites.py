@@ -47,23 +47,36 @@ class Settings:
     redis_repeats: int  # rounds, peers interleaved
     redis_settle_seconds: float  # pause before each run
     redis_budget_seconds: int
+    # The HTTP section (harness/http.py): wrk -t2 -c64 --latency against nginx, per body size.
+    http_seconds: int  # each wrk run (-d)
+    http_repeats: int  # rounds, peers interleaved
+    http_settle_seconds: float  # pause before each run
+    http_budget_seconds: int
+    http_nginx_workers: int  # BENCH_HTTP_NGINX_WORKERS, default 1
 
     @classmethod
     def from_env(cls) -> "Settings":
         key = os.environ.get("BENCH_TLS_KEY", "ec")
         if key not in ("ec", "rsa"):
             raise SystemExit(f"BENCH_TLS_KEY={key}: expected ec or rsa")
+        workers = os.environ.get("BENCH_HTTP_NGINX_WORKERS", "1")
+        if not workers.isdigit() or int(workers) < 1:
+            raise SystemExit(f"BENCH_HTTP_NGINX_WORKERS={workers}: expected a positive number")
         if os.environ.get("BENCH_QUICK") == "1":
             return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 120, 2, 1, 90,
                        tls_seconds=2, tls_handshake_clients=4, tls_bulk_mib=256, tls_repeats=1,
                        tls_idle_links=2_000, tls_budget_seconds=90, tls_key=key,
                        redis_pipelined_requests=200_000, redis_plain_requests=25_000,
-                       redis_repeats=1, redis_settle_seconds=0.5, redis_budget_seconds=90)
+                       redis_repeats=1, redis_settle_seconds=0.5, redis_budget_seconds=90,
+                       http_seconds=3, http_repeats=1, http_settle_seconds=0.5,
+                       http_budget_seconds=90, http_nginx_workers=int(workers))
         return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400, 3, 3, 150,
                    tls_seconds=3, tls_handshake_clients=4, tls_bulk_mib=1024, tls_repeats=3,
                    tls_idle_links=2_000, tls_budget_seconds=300, tls_key=key,
                    redis_pipelined_requests=800_000, redis_plain_requests=100_000,
-                   redis_repeats=3, redis_settle_seconds=1.0, redis_budget_seconds=270)
+                   redis_repeats=3, redis_settle_seconds=1.0, redis_budget_seconds=270,
+                   http_seconds=10, http_repeats=3, http_settle_seconds=1.0,
+                   http_budget_seconds=540, http_nginx_workers=int(workers))
 
 
 @dataclass(frozen=True)
