@@ -52,6 +52,7 @@ class Settings:
     http_repeats: int  # rounds, peers interleaved
     http_settle_seconds: float  # pause before each run
     http_budget_seconds: int
+    http_retry_seconds: int  # at most, spent running disturbed runs again
     http_nginx_workers: int  # BENCH_HTTP_NGINX_WORKERS, default 1
 
     @classmethod
@@ -69,14 +70,16 @@ class Settings:
                        redis_pipelined_requests=200_000, redis_plain_requests=25_000,
                        redis_repeats=1, redis_settle_seconds=0.5, redis_budget_seconds=90,
                        http_seconds=3, http_repeats=1, http_settle_seconds=0.5,
-                       http_budget_seconds=90, http_nginx_workers=int(workers))
+                       http_budget_seconds=150, http_retry_seconds=40,
+                       http_nginx_workers=int(workers))
         return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400, 3, 3, 150,
                    tls_seconds=3, tls_handshake_clients=4, tls_bulk_mib=1024, tls_repeats=3,
                    tls_idle_links=2_000, tls_budget_seconds=300, tls_key=key,
                    redis_pipelined_requests=800_000, redis_plain_requests=100_000,
                    redis_repeats=3, redis_settle_seconds=1.0, redis_budget_seconds=270,
                    http_seconds=10, http_repeats=3, http_settle_seconds=1.0,
-                   http_budget_seconds=540, http_nginx_workers=int(workers))
+                   http_budget_seconds=720, http_retry_seconds=240,
+                   http_nginx_workers=int(workers))
 
 
 @dataclass(frozen=True)
