@@ -29,21 +29,8 @@ final class Listener {
          onAccept: @escaping (Int32) -> Void) throws {
         self.onAccept = onAccept
         self.log = log
-        let fd = Socket.tcp(family: address.family)
-        guard fd >= 0 else { throw ListenError(address: address, code: errno) }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
-        // Accepted sockets inherit TCP_NODELAY from the listener: no setsockopt per client.
-        Socket.setNoDelay(fd)
-        if address.family == AF_INET6 {
-            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
-        }
-        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0, listen(fd, backlog) == 0 else {
-            let code = errno
-            Glibc.close(fd)
-            throw ListenError(address: address, code: code)
-        }
-        self.address = Listener.boundAddress(of: fd, requested: address)
+        let (fd, bound) = try Self.listeningSocket(address, backlog: backlog)
+        self.address = bound
         let me = Unmanaged.passUnretained(self).toOpaque()
         let flags = UInt32(LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC)
         guard let listener = evconnlistener_new(loop.base, accepted, me, flags, 0, fd) else {
@@ -106,6 +93,26 @@ final class Listener {
 
     /// A descriptor that stands for the next client's upstream socket, or -1 with errno set.
     private static func openSpare() -> Int32 { open("/dev/null", O_RDONLY | O_CLOEXEC) }
+
+    /// A socket bound to `address` and listening, with SO_REUSEADDR and TCP_NODELAY (inherited
+    /// by accepted sockets: no setsockopt per client); IPv6 sockets are IPv6-only. Returns it
+    /// with the address actually bound (port 0 becomes the kernel's choice).
+    static func listeningSocket(_ address: SocketAddress, backlog: Int32) throws(ListenError) -> (Int32, SocketAddress) {
+        let fd = Socket.tcp(family: address.family)
+        guard fd >= 0 else { throw ListenError(address: address, code: errno) }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        Socket.setNoDelay(fd)
+        if address.family == AF_INET6 {
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+        }
+        guard address.withSockaddr({ bind(fd, $0, $1) }) == 0, listen(fd, backlog) == 0 else {
+            let code = errno
+            Glibc.close(fd)
+            throw ListenError(address: address, code: code)
+        }
+        return (fd, boundAddress(of: fd, requested: address))
+    }
 
     private static func boundAddress(of fd: Int32, requested: SocketAddress) -> SocketAddress {
         var storage = sockaddr_storage()
