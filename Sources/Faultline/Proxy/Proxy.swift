@@ -48,8 +48,8 @@ public struct ProxyStats: Sendable {
 public final class Proxy {
     /// The proxy's name in logs and, later, in scenarios and the API.
     public let name: String
-    /// Where the upstream listens.
-    public let upstream: SocketAddress
+    /// Where the upstream listens (the control API may change it: `retarget`).
+    public internal(set) var upstream: SocketAddress
     /// Connect timeout, limits, backlog.
     public let options: ProxyOptions
     let loop: EventLoop
@@ -57,14 +57,15 @@ public final class Proxy {
     /// Debug logging is on: each link's open, connect and close get a line (else their
     /// loggers are never even made).
     let logsLinks: Bool
-    private let requestedListen: SocketAddress
-    private var listener: Listener?
-    private var listening = false
+    var requestedListen: SocketAddress
+    var listener: Listener?
+    /// Started and not shut down or disabled: accepting, unless a fault closed the port.
+    var listening = false
     private(set) var links: [ObjectIdentifier: Link] = [:]
     /// The certificates clients meet, per profile (`tls:`); made by `start()`.
     private(set) var serverTLS: ServerTLSContexts?
     /// TLS toward the upstream (`upstream_tls:`); made by `start()`.
-    private(set) var upstreamTLSContext: UpstreamTLSContext?
+    var upstreamTLSContext: UpstreamTLSContext?
     private var warnedUntrustedCA = false
     var faultStates: [FaultState] = []
     /// How many of them act on Redis commands: each command asks, so it is kept, not counted.
@@ -78,9 +79,9 @@ public final class Proxy {
     /// all exist before the first link and per-link counts compare cleanly.
     private var reaper: Timer?
     private var nextLinkID: UInt64 = 0
-    private var boundWhileSuspended: SocketAddress?
+    var boundWhileSuspended: SocketAddress?
     private var rebindBackoff = RetryBackoff(initial: .milliseconds(100), cap: .seconds(5))
-    private var rebindTimer: Timer?
+    var rebindTimer: Timer?
     private var drainTimer: Timer?
     private var onDrained: (() -> Void)?
     /// Counters about links, for logs and tests.
@@ -115,9 +116,9 @@ public final class Proxy {
             throw SelfLoopError(proxy: name, listen: requestedListen, upstream: upstream)
         }
         try prepareTLS()
-        listening = true
         if reaper == nil { reaper = Timer(loop: loop) { [unowned self] in retired.removeAll() } }
         try bind(requestedListen)
+        listening = true
         let address = listener?.address.description ?? requestedListen.description
         log.info("listening on \(address), forwarding to \(upstream)")
         if let serverTLS { log.info("toward clients: \(serverTLS.description)") }
