@@ -61,8 +61,19 @@ public struct FaultKind: Sendable {
 public struct ToxiproxyName: Sendable {
     /// Toxiproxy's `type`, e.g. `latency`.
     public let type: String
-    /// Toxiproxy attribute → faultline parameter, e.g. `latency` → `ms`.
-    public let attributes: [String: String]
+    /// Toxiproxy attribute → faultline parameter, e.g. `latency` → `ms`, in the order
+    /// Toxiproxy writes the attributes.
+    public let attributes: KeyValuePairs<String, String>
+
+    /// The faultline parameter Toxiproxy's attribute `name` sets, if it is one of the type's.
+    public func parameter(forAttribute name: String) -> String? {
+        attributes.first { $0.key == name }?.value
+    }
+
+    /// The Toxiproxy attribute that shows faultline's parameter `name`, if there is one.
+    public func attribute(forParameter name: String) -> String? {
+        attributes.first { $0.value == name }?.key
+    }
 }
 
 /// What one fault does to one link while it applies to it.

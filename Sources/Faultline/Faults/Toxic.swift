@@ -68,7 +68,7 @@ extension Fault {
         }
         if let toxicity = toxic.toxicity { parameters.append(("probability", Toxic.AttributeValue.number(toxicity).description)) }
         for (key, value) in (toxic.attributes ?? [:]).sorted(by: { $0.key < $1.key }) {
-            parameters.append((kind.toxiproxy?.attributes[key] ?? key, value.description))
+            parameters.append((kind.toxiproxy?.parameter(forAttribute: key) ?? key, value.description))
         }
         do {
             try self.init(kind: kind, parameters: parameters)
@@ -80,7 +80,7 @@ extension Fault {
     /// The toxic Toxiproxy would show for this fault.
     public var toxic: Toxic {
         var attributes: [String: Toxic.AttributeValue] = [:]
-        let renames = kind.toxiproxy.map { Dictionary(uniqueKeysWithValues: $0.attributes.map { ($1, $0) }) } ?? [:]
+        let renames = kind.toxiproxy.map { Dictionary(uniqueKeysWithValues: $0.attributes.map { ($0.value, $0.key) }) } ?? [:]
         for parameter in kind.parameters {
             guard let value = values[parameter.name] else { continue }
             attributes[renames[parameter.name] ?? parameter.name] = Self.attribute(value, type: parameter.type)
@@ -113,7 +113,7 @@ extension Fault {
         case "direction": return "stream"
         case "probability": return "toxicity"
         default:
-            let toxiproxyName = kind.toxiproxy?.attributes.first { $0.value == parameter }?.key
+            let toxiproxyName = kind.toxiproxy?.attribute(forParameter: parameter)
             return "attributes.\(toxiproxyName ?? parameter)"
         }
     }
