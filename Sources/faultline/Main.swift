@@ -13,7 +13,8 @@ struct FaultlineCommand: ParsableCommand {
               faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379
             """,
         version: FaultlineVersion.current,
-        subcommands: [ProxyCommand.self, FaultsCommand.self, CheckCommand.self, RunCommand.self, CertsCommand.self])
+        subcommands: [ProxyCommand.self, FaultsCommand.self, CheckCommand.self, RunCommand.self, CertsCommand.self,
+                      ServeCommand.self])
 
     /// Like ArgumentParser's main, but bad input exits 2 (SPEC: 0 ok, 1 expectation failed,
     /// 2 bad input) instead of EX_USAGE, so scripts can tell it from a failed run.

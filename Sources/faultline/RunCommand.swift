@@ -11,7 +11,7 @@ struct RunCommand: ParsableCommand {
         // The generated usage writes `-- [<cmd> ...]`, as if -- were required without a command.
         usage: """
             faultline run <scenario.yaml> [--junit <file>] [--seed <seed>] [--kill-after <duration>] \
-            [--stop-with-command] [--log-level <log-level>] [-- <cmd> ...]
+            [--stop-with-command] [--api <addr> [--token <token>]] [--log-level <log-level>] [-- <cmd> ...]
             """,
         discussion: """
             Options go before --: everything after it is the command under test and its own \
@@ -48,6 +48,8 @@ struct RunCommand: ParsableCommand {
     @Flag(help: "End the run when CMD exits, even if the timeline has not finished.")
     var stopWithCommand = false
 
+    @OptionGroup var apiOptions: APIOptions
+
     @OptionGroup var logging: RunLoggingOptions
 
     // Declared last so that usage and help show it after the options, where it must be typed.
@@ -58,6 +60,7 @@ struct RunCommand: ParsableCommand {
     func run() throws {
         let seed = try OptionValues.seed(seed)
         let grace = try OptionValues.killAfter(killAfter)
+        let apiAddress = try apiOptions.address(default: nil)
         // The verdict must have somewhere to go before a minute-long run starts.
         let junitFile: OutputFile?
         do {
@@ -103,6 +106,12 @@ struct RunCommand: ParsableCommand {
         let namedRequests = Set(loaded.proxies.filter { $0.protocol != .tcp }.map(\.name))
         let evaluator = ExpectationEvaluator(loaded.expectationSpecs, extractor: TCPFactExtractor(protocolProxies: namedRequests))
         evaluator.subscribe(to: session.bus)
+        let control = try apiAddress.map { address in
+            let plane = ControlPlane(loop: loop, bus: session.bus, seed: runSeed, log: log)
+            let server = try APIOptions.serve(plane, on: address, token: apiOptions.resolvedToken, log: log)
+            server.api.scenarios.attach(session, scenario: loaded, evaluator: evaluator, seed: runSeed)
+            return server
+        }
         let reporter = RunReporter(scenario: loaded.name, proxies: Array(session.proxies.values),
                                    timeline: session.timeline, bus: session.bus, loop: loop, live: live)
         commandOutput?.watch(loop: loop) { reporter.showCommandOutput($0) }
@@ -128,7 +137,10 @@ struct RunCommand: ParsableCommand {
         reporter.finish()
         withExtendedLifetime(signals) {}
         guard let outcome else { throw ExitCode(1) }
-        try judge(evaluator.verdicts(endTime: outcome.duration), outcome: outcome, scenario: loaded.name, junit: junitFile)
+        let verdicts = evaluator.verdicts(endTime: outcome.duration)
+        control?.api.scenarios.attachedRunEnded(verdicts: verdicts, outcome: outcome)
+        control?.finishStreams()
+        try judge(verdicts, outcome: outcome, scenario: loaded.name, junit: junitFile)
     }
 
     /// Exit 2 after --junit was checked: the file gets one `run` testcase with `reason` as its

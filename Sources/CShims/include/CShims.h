@@ -8,6 +8,7 @@
 #include <termios.h>
 #include "crypto_shims.h"
 #include "tls_shims.h"
+#include "http_shims.h"
 
 /// splice(2) between two descriptors, never blocking, moving pages where the kernel can.
 ssize_t fl_splice(int from, int to, size_t length);

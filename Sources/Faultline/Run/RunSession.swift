@@ -142,6 +142,9 @@ public final class RunSession {
         end()
     }
 
+    /// Ends the run now, as if the timeline had finished (`DELETE /scenarios/current`).
+    public func stop() { end() }
+
     /// A second signal: SIGKILL the command's group at once and report as soon as it is gone,
     /// without waiting for the proxies to drain.
     public func forceEnd(_ signo: Int32) {
