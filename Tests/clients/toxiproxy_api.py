@@ -3,6 +3,8 @@
 
     toxiproxy_api.py record  --url http://127.0.0.1:PORT --out Tests/fixtures/toxiproxy/answers.json
     toxiproxy_api.py compare --url http://127.0.0.1:PORT --fixture Tests/fixtures/toxiproxy/answers.json
+    toxiproxy_api.py compare --url http://127.0.0.1:PORT --fixture Tests/fixtures/toxiproxy/answers.json \
+        --differences Tests/fixtures/toxiproxy/faultline-differences.json
 
 Both modes run the same sequence of steps (STEPS below) against a server that starts empty (no
 proxies).  A step is an HTTP request {name, method, path, body | raw, headers} or a probe (a TCP
@@ -18,7 +20,9 @@ IGNORED_HEADERS (a header present on one side only is a mismatch); the body: whe
 parse as JSON, the parsed value and the key order of every object (Go writes struct fields in
 declaration order, map keys sorted), then the exact bytes (whitespace, trailing newline); other
 bodies byte for byte; for probes, listening or not.  It prints one line per mismatch,
-`N steps, M mismatches`, and exits 1 on any mismatch.
+`N steps, M mismatches`, and exits 1 on any mismatch.  With --differences, a server's declared
+differences from Toxiproxy replace the fixture's answers where declared (still compared exactly;
+see "Declared differences" below), and the declarations used are listed before the summary.
 
 Standard library only.
 """
@@ -26,6 +30,7 @@ Standard library only.
 import argparse
 import datetime
 import http.client
+import itertools
 import json
 import re
 import socket
@@ -535,22 +540,30 @@ def run_step(step, host, port, ports):
     return {"status": status, "reason": reason, "headers": hdrs, "body": text}
 
 
-def run_all(url, port_range):
+def run_all(url, port_range, after=None):
+    """The answers to STEPS.  after(step, answer, send), when given, is called after each step
+    and may send further requests with send(request) (compare --differences: "then")."""
     u = urllib.parse.urlparse(url)
     host, port = u.hostname, u.port or 80
     lo, hi = port_range
     ports = Ports(lo, hi, exclude={port})
     answers = []
+
+    def send(step):
+        try:
+            return run_step(step, host, port, ports)
+        except (OSError, http.client.HTTPException) as e:
+            # No answer (refused, reset, timeout, malformed): a mismatch in compare mode,
+            # fatal in record mode.
+            return {"failure": "%s: %s" % (type(e).__name__, e)}
+
     try:
         for step in STEPS:
-            try:
-                answers.append(run_step(step, host, port, ports))
-            except (OSError, http.client.HTTPException) as e:
-                # No answer (refused, reset, timeout, malformed): a mismatch in compare mode,
-                # fatal in record mode.
-                answers.append({"failure": "%s: %s" % (type(e).__name__, e)})
+            answers.append(send(step))
             if "probe" in step:
                 time.sleep(0.05)  # let the server notice the probe connection closing
+            if after is not None:
+                after(step, answers[-1], send)
     finally:
         ports.close()
     return answers
@@ -674,6 +687,331 @@ def compare_answer(step, exp, got):
 
 
 # --------------------------------------------------------------------------------------------
+# Declared differences (compare --differences FILE)
+#
+# A server that differs from Toxiproxy on purpose (faultline: docs in its api-differences notes)
+# declares each difference in a JSON file; its answer is then checked, exactly, against the
+# declared answer instead of the fixture's.  Nothing is skipped.  The file:
+#
+#   {"rules": [RULE, ...], "steps": {STEP_NAME: ENTRY, ...}}
+#
+#   RULE  {"id", "difference": N, "reason", "drop_proxy_key": "Logger"}
+#         applies to every step: the key is removed from every proxy object of the expected body.
+#   ENTRY {"difference": N or [N, ...], "reason": "one sentence",
+#          "expect": EXPECT,            (optional) the step's own answer
+#          "then": [REQUEST, ...],      (optional) sent right after the step, see below
+#          "carry": [CARRY, ...]}       (optional) a lasting state difference, see below
+#   EXPECT, built from the fixture's answer for the step:
+#     {"status": S, "error": TEXT}            an API error: status S, Toxiproxy's error framing
+#         (http.Error: text/plain; charset=utf-8, nosniff, {"error","status"} and a newline; on
+#         /populate: application/json, {"error","status","proxies"}, "proxies" from EXPECT, default
+#         null), the request id header present;
+#     {"status": S, "body": JSON}             a JSON success answer with this exact body;
+#     {"set": {PATH: VALUE, ...}}             the fixture's JSON body with these fields changed,
+#         PATH like "stream", "[3].stream", "a.toxics[0].name" (the field must exist).
+#   REQUEST {"method", "path", "body": JSON | "raw": TEXT, "status": S}: a request sent after
+#     the step (placeholders filled as in steps) to keep the server's state the same as
+#     Toxiproxy's when a declared difference changed it (e.g. the create refused for its unknown
+#     field is sent again without it); its status is checked.  Not sent when the step answered
+#     as the fixture (the difference did not occur, the state is already the same).
+#   CARRY {"proxy": P, "toxic": T (optional), "set": {PATH: VALUE} | "remove": true,
+#          "through": STEP}
+#     a difference the server's state keeps (a value faultline stores differently and no request
+#     can make equal): from this step through STEP, in every expected body, the toxic T of proxy
+#     P (or proxy P itself) has these fields set, or (remove) the toxic T is not in P's toxic
+#     lists.  A toxic is found in proxy objects (by name) and in answers of
+#     /proxies/P/toxics[/T], by its name in the fixture.
+#
+# Every declaration must change the expected answer of the steps it applies to, and the
+# server's answer must then match the declared answer: a declaration without which the answer
+# would match is reported "declared difference did not occur", one that changes nothing
+# "declared difference changes nothing" - so the file cannot rot.
+# --------------------------------------------------------------------------------------------
+
+def go_json(value):
+    """Compact JSON as Go's encoding/json writes it (HTML characters escaped)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    for c, e in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"),
+                 ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(c, e)
+    return text
+
+
+def is_proxy_object(v):
+    return isinstance(v, dict) and {"name", "upstream", "toxics"} <= set(v)
+
+
+def is_toxic_object(v):
+    return isinstance(v, dict) and {"attributes", "name", "type", "stream", "toxicity"} <= set(v)
+
+
+PATH_TOKEN = re.compile(r"\[(\d+)\]|\.?([^.\[\]]+)")
+
+
+def set_path(value, path, new):
+    tokens = [int(i) if i else k for i, k in PATH_TOKEN.findall(path)]
+    if not tokens or "".join("[%s]" % t if isinstance(t, int) else "." + t
+                             for t in tokens).lstrip(".") != path:
+        raise ValueError("bad path %r" % path)
+    for t in tokens[:-1]:
+        value = value[t]
+    last = tokens[-1]
+    if isinstance(last, str) and last not in value:
+        raise KeyError(path)
+    value[last] = new
+
+
+def path_proxy(path):
+    """The proxy a /proxies/P/toxics[/T] path names (toxic objects at the top of its answer)."""
+    m = re.match(r"^/proxies/([^/?]+)/toxics(/|$|\?)", path)
+    return urllib.parse.unquote(m.group(1)) if m else None
+
+
+class Layer:
+    """One declaration applied to one step's expected answer."""
+
+    def __init__(self, kind, label, apply):
+        self.kind, self.label, self.apply = kind, label, apply
+
+
+class Differences:
+    def __init__(self, path, steps):
+        with open(path) as f:
+            doc = json.load(f)
+        self.problems = []  # (step, field, expected, got) about the file itself
+        self.rules = doc.get("rules", [])
+        self.entries = doc.get("steps", {})
+        names = [s["name"] for s in steps]
+        self.index = {n: i for i, n in enumerate(names)}
+        self.steps = {s["name"]: s for s in steps}
+        for rule in self.rules:
+            if "drop_proxy_key" not in rule:
+                self.problems.append(("rule " + rule.get("id", "?"), "differences",
+                                      "drop_proxy_key", "an unknown rule"))
+        self.carries = []  # (from index, through index, declaring step, carry)
+        for name, entry in self.entries.items():
+            if name not in self.index:
+                self.problems.append((name, "differences", "a step of the sequence",
+                                      "no such step"))
+                continue
+            for key in ("difference", "reason"):
+                if key not in entry:
+                    self.problems.append((name, "differences", "a %r" % key, "(absent)"))
+            for c in entry.get("carry", []):
+                through = self.index.get(c.get("through"))
+                if through is None or through < self.index[name]:
+                    self.problems.append((name, "differences carry",
+                                          "through: this or a later step", c.get("through")))
+                    continue
+                what = "%s/%s" % (c["proxy"], c["toxic"]) if "toxic" in c else c["proxy"]
+                label = "%s (%s, declared at %s)" % (what, self.numbers(entry), name)
+                self.carries.append((self.index[name], through, label, c))
+        self.used = {}        # step -> [labels]
+        self.carry_uses = {}  # carry label -> count
+        self.rule_uses = {}   # rule id -> count
+        self.then_sent = []   # (step, request, status)
+
+    @staticmethod
+    def numbers(entry):
+        d = entry.get("difference")
+        return "#" + ",#".join(str(x) for x in (d if isinstance(d, list) else [d]))
+
+    # -- building the expected answer -------------------------------------------------------
+
+    def layers(self, step):
+        name = step["name"]
+        out = []
+        entry = self.entries.get(name)
+        if entry is not None and "expect" in entry:
+            out.append(Layer("step", "%s %s" % (self.numbers(entry), entry.get("reason", "")),
+                             lambda ans, e=entry["expect"]: self.apply_expect(step, ans, e)))
+        if "probe" in step:
+            return out
+        for rule in self.rules:
+            if "drop_proxy_key" in rule:
+                out.append(Layer("rule", rule.get("id", "?"),
+                                 lambda ans, k=rule["drop_proxy_key"]: self.drop_key(ans, k)))
+        i = self.index[name]
+        for lo, hi, label, c in self.carries:
+            if lo <= i <= hi:
+                out.append(Layer("carry", label,
+                                 lambda ans, c=c: self.apply_carry(step, ans, c)))
+        return out
+
+    def expected(self, step, original, layers):
+        ans = json.loads(json.dumps(original))
+        for layer in layers:
+            ans = layer.apply(ans)
+        return ans
+
+    def apply_expect(self, step, ans, e):
+        if "probe" in step:
+            return dict(ans, **{k: v for k, v in e.items() if k == "listening"})
+        ans = dict(ans)
+        if "status" in e:
+            ans["status"] = e["status"]
+            ans["reason"] = e.get("reason", http.client.responses.get(e["status"], ""))
+        ok_headers = ans["status"] < 400 and ans.get("body", "")[:1] in "{["
+        if "error" in e:
+            status = e["status"]
+            if step["path"].startswith("/populate"):
+                body = go_json({"error": e["error"], "status": status,
+                                "proxies": e.get("proxies")})
+                hdrs = [["Content-Type", "application/json"]]
+            else:
+                body = go_json({"error": e["error"], "status": status}) + "\n"
+                hdrs = [["Content-Type", "text/plain; charset=utf-8"],
+                        ["X-Content-Type-Options", "nosniff"]]
+            ans["headers"] = hdrs + [["X-Toxiproxy-Request-Id", "(any)"]]
+            ans["body"] = body
+        elif "body" in e:
+            if not ok_headers:
+                ans["headers"] = [["Content-Type", "application/json"],
+                                  ["X-Toxiproxy-Request-Id", "(any)"]]
+            ans["body"] = go_json(e["body"])
+        if "set" in e:
+            ans = self.edit_body(ans, lambda v: [set_path(v, p, x) for p, x in e["set"].items()])
+        return ans
+
+    @staticmethod
+    def edit_body(ans, edit):
+        body = ans.get("body", "")
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return ans
+        newline = "\n" if body.endswith("\n") else ""
+        if go_json(value) + newline != body:
+            # Not Go's compact form (/version): leave it to a full "body" declaration.
+            return ans
+        edit(value)
+        return dict(ans, body=go_json(value) + newline)
+
+    def drop_key(self, ans, key):
+        def visit(v):
+            if isinstance(v, dict):
+                if is_proxy_object(v) and key in v:
+                    del v[key]
+                for x in v.values():
+                    visit(x)
+            elif isinstance(v, list):
+                for x in v:
+                    visit(x)
+        return self.edit_body(ans, visit)
+
+    def apply_carry(self, step, ans, c):
+        def target(v, proxy):
+            return (is_toxic_object(v) and "toxic" in c and proxy == c["proxy"]
+                    and v["name"] == c["toxic"])
+
+        def visit(v, proxy):
+            if isinstance(v, dict):
+                if is_proxy_object(v):
+                    proxy = v["name"]
+                    if "toxic" not in c and proxy == c["proxy"]:
+                        for k, x in c.get("set", {}).items():
+                            set_path(v, k, x)
+                if target(v, proxy):
+                    for k, x in c.get("set", {}).items():
+                        set_path(v, k, x)
+                for x in list(v.values()):
+                    visit(x, proxy)
+            elif isinstance(v, list):
+                if c.get("remove"):
+                    v[:] = [x for x in v if not target(x, proxy)]
+                for x in v:
+                    visit(x, proxy)
+        return self.edit_body(ans, lambda v: visit(v, path_proxy(step["path"])))
+
+    # -- checking ----------------------------------------------------------------------------
+
+    def check(self, step, original, got):
+        """Mismatches (field, expected, got) of got against the declared answer."""
+        name = step["name"]
+        layers = self.layers(step)
+        if not layers:
+            return compare_answer(step, original, got)
+        declared = self.expected(step, original, layers)
+        out = []
+        effective = []
+        for i, layer in enumerate(layers):
+            without = self.expected(step, original, layers[:i] + layers[i + 1:])
+            if without == declared:
+                if layer.kind == "step":
+                    out.append(("declared", layer.label, "declared difference changes nothing"))
+                continue
+            effective.append((layer, without))
+        for layer, _ in effective:
+            if layer.kind == "step":
+                self.used.setdefault(name, []).append(layer.label)
+            elif layer.kind == "rule":
+                self.rule_uses[layer.label] = self.rule_uses.get(layer.label, 0) + 1
+            else:
+                self.carry_uses[layer.label] = self.carry_uses.get(layer.label, 0) + 1
+        mismatches = compare_answer(step, declared, got)
+        if mismatches:
+            # The smallest set of declarations without which the answer matches: those did not
+            # occur (the server now answers there as Toxiproxy does).
+            # (All layers: one may only show once another is gone, e.g. the rule dropping
+            # Logger from the proxy a refused create would have answered.)
+            for size in range(1, len(layers) + 1):
+                stale = next((drop for drop in itertools.combinations(layers, size)
+                              if not compare_answer(step, self.expected(
+                                  step, original, [l for l in layers if l not in drop]), got)),
+                             None)
+                if stale:
+                    mismatches = [("declared", "%s: %s" % (l.kind, l.label),
+                                   "declared difference did not occur") for l in stale]
+                    break
+        return out + mismatches
+
+    def after_step(self, step, got, send, fixture):
+        """Sends the step's "then" requests, unless the step answered as the fixture."""
+        entry = self.entries.get(step["name"])
+        if not entry or not entry.get("then"):
+            return
+        original = fixture.get(step["name"])
+        if original is not None and not compare_answer(step, original["response"], got):
+            return
+        for req in entry["then"]:
+            s = {"name": step["name"] + ":then", "method": req["method"], "path": req["path"]}
+            if "raw" in req:
+                s["raw"] = req["raw"]
+            elif "body" in req:
+                s["body"] = req["body"]
+            ans = send(s)
+            self.then_sent.append((step["name"], req, ans.get("status", ans.get("failure"))))
+
+    def then_mismatches(self):
+        out = []
+        for name, req, status in self.then_sent:
+            if status != req.get("status"):
+                out.append((name, "then %s %s status" % (req["method"], req["path"]),
+                            req.get("status"), status))
+        return out
+
+    def unused(self):
+        """Carries that changed no expected answer."""
+        return [(STEPS[lo]["name"], "declared", "carry: " + label,
+                 "declared difference changes nothing")
+                for lo, hi, label, c in self.carries if label not in self.carry_uses]
+
+    def report(self):
+        for name in [s for s in self.index if s in self.used]:
+            for label in self.used[name]:
+                print("DIFFERENCE step=%s %s" % (name, label))
+        for name, req, status in self.then_sent:
+            print("THEN step=%s %s %s -> %s" % (name, req["method"], req["path"], status))
+        for rid, n in sorted(self.rule_uses.items()):
+            print("RULE %s applied in %d steps" % (rid, n))
+        for label, n in sorted(self.carry_uses.items()):
+            print("CARRY %s applied in %d steps" % (label, n))
+        print("declared differences used: %d steps (%d then requests), %d rules, %d carries"
+              % (len(self.used), len(self.then_sent), len(self.rule_uses),
+                 len(self.carry_uses)))
+
+
+# --------------------------------------------------------------------------------------------
 # Modes
 # --------------------------------------------------------------------------------------------
 
@@ -753,24 +1091,41 @@ def cmd_compare(args):
     with open(args.fixture) as f:
         doc = json.load(f)
     expected = {s["name"]: s for s in doc["steps"]}
-    answers = run_all(args.url, parse_range(args.ports))
+    diffs = Differences(args.differences, STEPS) if args.differences else None
+    after = None
+    if diffs is not None:
+        def after(step, got, send):
+            diffs.after_step(step, got, send, expected)
+    answers = run_all(args.url, parse_range(args.ports), after=after)
     mismatches = 0
+
+    def mismatch(name, field, e, g):
+        print("MISMATCH step=%s field=%s expected=%s got=%s" % (name, field, short(e), short(g)))
+
     for step, got in zip(STEPS, answers):
         exp = expected.get(step["name"])
         if exp is None:
-            print("MISMATCH step=%s field=fixture expected=%s got=%s"
-                  % (step["name"], "(step missing: re-record)", "-"))
+            print("MISMATCH step=%s field=%s expected=%s got=%s"
+                  % (step["name"], "fixture", "(step missing: re-record)", "-"))
             mismatches += 1
             continue
-        for field, e, g in compare_answer(step, exp["response"], got):
+        if diffs is None:
+            found = compare_answer(step, exp["response"], got)
+        else:
+            found = diffs.check(step, exp["response"], got)
+        for field, e, g in found:
             mismatches += 1
-            print("MISMATCH step=%s field=%s expected=%s got=%s"
-                  % (step["name"], field, short(e), short(g)))
+            mismatch(step["name"], field, e, g)
     extra = set(expected) - {s["name"] for s in STEPS}
     for name in sorted(extra):
         mismatches += 1
         print("MISMATCH step=%s field=fixture expected=%s got=%s"
               % (name, "(in fixture)", "(not in the sequence: re-record)"))
+    if diffs is not None:
+        for name, field, e, g in diffs.problems + diffs.then_mismatches() + diffs.unused():
+            mismatches += 1
+            mismatch(name, field, e, g)
+        diffs.report()
     print("%d steps, %d mismatches" % (len(STEPS), mismatches))
     return 1 if mismatches else 0
 
@@ -785,6 +1140,9 @@ def main():
     c = sub.add_parser("compare", help="run the sequence and compare with a fixture")
     c.add_argument("--url", required=True)
     c.add_argument("--fixture", required=True)
+    c.add_argument("--differences",
+                   help="a JSON file of the server's declared differences from the fixture "
+                        "(see 'Declared differences' in this script)")
     for p in (r, c):
         p.add_argument("--ports", default="24000-24199",
                        help="127.0.0.1 port range for the placeholders (default 24000-24199)")
