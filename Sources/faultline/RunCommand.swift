@@ -110,6 +110,7 @@ struct RunCommand: ParsableCommand {
             let plane = ControlPlane(loop: loop, bus: session.bus, seed: runSeed, log: log)
             let server = try APIOptions.serve(plane, on: address, token: apiOptions.resolvedToken, log: log)
             server.api.scenarios.attach(session, scenario: loaded, evaluator: evaluator, seed: runSeed)
+            FaultlineCommand.printError("control API on http://\(server.address)")
             return server
         }
         let reporter = RunReporter(scenario: loaded.name, proxies: Array(session.proxies.values),

@@ -6,15 +6,19 @@ import Logging
 /// The control API's HTTP server: libevent's evhttp on the proxies' loop, so a handler reads
 /// and changes proxies directly and an answer never waits for links to drain.
 ///
-/// evhttp bounds what a client can send (head 64 KB, body `maxBody`, 15 s to send a request, as
+/// evhttp bounds what a client can send (head 64 KB, body `readBody`, 15 s to send a request, as
 /// Toxiproxy's read timeout) and answers malformed requests itself (400) without calling us.
+/// A body over `maxBody` but within `readBody` is read whole and answered with the API's own 413,
+/// which a client still writing its body can read; past `readBody` evhttp refuses it unread.
 /// Accept failures (out of descriptors) pause accepting, 10 ms doubling to 1 s, logged at most
 /// once a second.
 public final class APIServer {
     /// The address bound (port 0 becomes the port the kernel chose).
     public let address: SocketAddress
-    /// The largest request body read; larger ones get 413 from evhttp.
+    /// The largest request body the API takes; larger ones get 413.
     public static let maxBody = 1 << 20
+    /// The largest body read before answering 413 (beyond it evhttp closes the connection).
+    static let readBody = 16 << 20
     private let http: OpaquePointer
     private let listener: OpaquePointer
     private let log: Logger
@@ -51,7 +55,7 @@ public final class APIServer {
         apiServers[listener] = Unmanaged.passUnretained(self)
         evconnlistener_set_error_cb(listener, apiAcceptFailed)
         evhttp_set_max_headers_size(http, 64 * 1024)
-        evhttp_set_max_body_size(http, Self.maxBody)
+        evhttp_set_max_body_size(http, Self.readBody)
         evhttp_set_timeout(http, 15)
         evhttp_set_default_content_type(http, nil)
         let methods = EVHTTP_REQ_GET.rawValue | EVHTTP_REQ_POST.rawValue | EVHTTP_REQ_HEAD.rawValue
@@ -75,6 +79,10 @@ public final class APIServer {
 
     fileprivate func serve(_ request: OpaquePointer) {
         let parsed = Self.read(request)
+        if parsed.body.count > Self.maxBody {
+            let error = APIError("request body too large: \(parsed.body.count) bytes, at most \(Self.maxBody)", status: 413)
+            return Self.send(error.response, to: request, head: false)
+        }
         switch handle(parsed) {
         case .response(let response):
             Self.send(response, to: request, head: parsed.method == "HEAD")

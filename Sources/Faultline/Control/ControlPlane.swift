@@ -17,6 +17,9 @@ public final class ControlPlane {
     public private(set) var proxies: [String: Proxy] = [:]
     /// Names of proxies a scenario owns.
     private(set) var scenarioOwned: Set<String> = []
+    /// Called with a proxy's name when it is deleted or its scenario lets it go (metrics drop
+    /// its series: a test suite that makes a proxy per test must not grow them forever).
+    var onForget: [(String) -> Void] = []
 
     /// An empty plane on `loop`.
     public init(loop: EventLoop, bus: EventBus, seed: UInt64, log: Logger) {
@@ -39,6 +42,7 @@ public final class ControlPlane {
         for name in names {
             proxies[name] = nil
             scenarioOwned.remove(name)
+            onForget.forEach { $0(name) }
         }
     }
 
@@ -85,12 +89,13 @@ public final class ControlPlane {
     func delete(_ name: String) throws(APIError) {
         let proxy = try proxy(name)
         guard !scenarioOwned.contains(name) else {
-            throw APIError("proxy \(name) belongs to the running scenario; DELETE /scenarios/current stops it", status: 409)
+            throw APIError("proxy \(name) belongs to the running scenario and goes when the scenario ends", status: 409)
         }
         proxy.removeAllFaults()
         proxy.disable()
         proxy.shutdown(grace: .zero) {}
         proxies[name] = nil
+        onForget.forEach { $0(name) }
     }
 
     /// Enables every proxy and removes every fault (`POST /reset`). Stops at the first proxy

@@ -8,6 +8,7 @@ final class MetricsEndpoint {
         self.plane = plane
         let metrics = metrics
         plane.bus.subscribe { metrics.record($0) }
+        plane.onForget.append { metrics.forget(proxy: $0) }
     }
 
     func answer() -> APIResponse {

@@ -57,7 +57,7 @@ enum ToxicJSON {
             // named by its kind alone, as scenarios and --fault name it.
             name = kind.toxiproxy != nil || kind.directional ? "\(type)_\(direction)" : kind.name
         }
-        var given = try attributes(object["attributes"])
+        var given = try attributes(object["attributes"], of: kind)
         // Toxiproxy gives every attribute left out its zero value.
         for (attribute, _) in kind.toxiproxy?.attributes ?? [:] where given[attribute] == nil { given[attribute] = .number(0) }
         let toxic = Toxic(name: name, type: type, stream: direction, toxicity: try BodyReader.number(object, "toxicity") ?? 1,
@@ -71,7 +71,7 @@ enum ToxicJSON {
         let object = try BodyReader.object(body, known: fields, what: "a toxic")
         var toxic = existing.toxic
         var merged = toxic.attributes ?? [:]
-        for (key, value) in try attributes(object["attributes"]) { merged[key] = value }
+        for (key, value) in try attributes(object["attributes"], of: existing.kind) { merged[key] = value }
         toxic.attributes = merged
         if let toxicity = try BodyReader.number(object, "toxicity") { toxic.toxicity = toxicity }
         return try fault(toxic)
@@ -89,14 +89,26 @@ enum ToxicJSON {
 
     /// `attributes`: an object whose values are numbers, text, true/false, lists of words or
     /// objects of named values (`headers`); `match` is flattened into its keys.
-    private static func attributes(_ value: JSONValue?) throws(APIError) -> [String: Toxic.AttributeValue] {
+    private static func attributes(_ value: JSONValue?, of kind: FaultKind) throws(APIError) -> [String: Toxic.AttributeValue] {
         guard let value, value != .null else { return [:] }
         guard case .object(let object) = value else { throw .badBody("attributes must be an object, not \(value.typeName)") }
+        if let names = kind.toxiproxy {
+            return try toxiproxyAttributes(object, names: names)
+        }
+        // name, direction and probability are the toxic's own fields, not attributes.
+        let known = kind.parameters.map(\.name) + ["first", "every"]
         var result: [String: Toxic.AttributeValue] = [:]
         for member in object.members {
-            if member.key == "match", case .object(let match) = member.value {
+            guard known.contains(member.key) || member.key == "match" else {
+                throw unknown("attributes.\(member.key)", known: known, type: kind.name)
+            }
+            if member.key == "match" {
+                guard case .object(let match) = member.value else {
+                    throw .badBody("attributes.match must be an object, not \(member.value.typeName)")
+                }
                 for inner in match.members {
                     let key = inner.key == "headers" ? "request_headers" : inner.key
+                    guard known.contains(key) else { throw unknown("attributes.match.\(inner.key)", known: known, type: kind.name) }
                     result[key] = try attribute(inner.value, field: "attributes.match.\(inner.key)")
                 }
             } else {
@@ -104,6 +116,29 @@ enum ToxicJSON {
             }
         }
         return result
+    }
+
+    /// A Toxiproxy type's attributes: its own names only, whole numbers only (Go's int64).
+    private static func toxiproxyAttributes(_ object: JSONObject, names: ToxiproxyName) throws(APIError) -> [String: Toxic.AttributeValue] {
+        let known = names.attributes.map(\.key)
+        var result: [String: Toxic.AttributeValue] = [:]
+        for member in object.members {
+            let field = "attributes.\(member.key)"
+            guard known.contains(member.key) else { throw unknown(field, known: known, type: names.type) }
+            guard case .number(let text) = member.value, let number = Int64(text) else {
+                if case .number(let text) = member.value { throw .badBody("\(field) must be a whole number, not \(text)") }
+                throw .badBody("\(field) must be a whole number, not \(member.value.typeName)")
+            }
+            result[member.key] = .number(Double(number))
+        }
+        return result
+    }
+
+    private static func unknown(_ field: String, known: [String], type: String) -> APIError {
+        let name = String(field.split(separator: ".").last ?? "")
+        let hint = Suggestion.closest(to: name, in: known).map { " (did you mean '\($0)'?)" } ?? ""
+        let list = known.isEmpty ? "none" : known.joined(separator: ", ")
+        return .badBody("\(field): \(type) has no such attribute\(hint); its attributes: \(list)")
     }
 
     private static func attribute(_ value: JSONValue, field: String) throws(APIError) -> Toxic.AttributeValue {
