@@ -266,7 +266,7 @@ final class ControlAPITests: XCTestCase {
             (#"{"name":"a","upstream":"127.0.0.1:0"}"#,
              "bad request body: upstream: invalid address '127.0.0.1:0': port 0 cannot be connected to; an upstream port goes from 1 to 65535"),
             (#"{"name":"a/b","upstream":"127.0.0.1:9"}"#,
-             "bad request body: name: 'a/b' cannot name a proxy: use printable characters without '/', at most 200 bytes"),
+             "bad request body: name: 'a/b' cannot name a proxy: use printable characters without '/', at most 200 bytes, not . or .."),
             (#"{"name":"a","upstream":"127.0.0.1:9","protocol":"ftp"}"#,
              "bad request body: protocol: 'ftp' is not a protocol; expected tcp, redis or http"),
             (#"{"name":"a","upstream":"127.0.0.1:9"} x"#,

@@ -90,7 +90,7 @@ public final class APIServer {
             let stream = EvhttpStream(request: request) { [unowned self] gone in streams[ObjectIdentifier(gone)] = nil }
             streams[ObjectIdentifier(stream)] = stream
             Self.addHeaders(headers, to: request)
-            evhttp_send_reply_start(request, Int32(status), HTTPAnswer.reasonPhrase(status))
+            evhttp_send_reply_start(request, Int32(status), Self.reason(status))
             start(stream)
         }
     }
@@ -143,7 +143,12 @@ public final class APIServer {
         if !response.body.isEmpty {
             response.body.withUnsafeBytes { _ = evbuffer_add(buffer, $0.baseAddress, $0.count) }
         }
-        evhttp_send_reply(request, Int32(response.status), HTTPAnswer.reasonPhrase(response.status), head ? nil : buffer)
+        evhttp_send_reply(request, Int32(response.status), reason(response.status), head ? nil : buffer)
+    }
+
+    /// Go's reason phrases (Toxiproxy's), which differ from RFC 9110's for 413.
+    private static func reason(_ status: Int) -> String {
+        status == 413 ? "Request Entity Too Large" : HTTPAnswer.reasonPhrase(status)
     }
 
     private static func addHeaders(_ headers: [(name: String, value: String)], to request: OpaquePointer) {

@@ -16,10 +16,12 @@ public enum JSONValue: Equatable, Sendable {
     /// A whole number.
     public static func int<T: BinaryInteger>(_ value: T) -> JSONValue { .number(String(value)) }
 
-    /// A fraction as Go's encoding/json writes a float32: shortest form, no `.0` on whole values.
+    /// A fraction as Go's encoding/json writes a float32: the shortest digits, plain from 1e-6
+    /// to 1e21 (`0.00001`, `1`), with an exponent outside (`1e-7`, without Swift's `e-07` zero).
     public static func float(_ value: Float) -> JSONValue {
-        if value == value.rounded(), abs(value) < 1e15 { return .number(String(Int64(value))) }
-        return .number(value.description)
+        let magnitude = abs(value)
+        if magnitude == 0 || (magnitude >= 1e-6 && magnitude < 1e21) { return .number(DecimalText.plain(value.description)) }
+        return .number(DecimalText.goExponent(value.description))
     }
 
     /// What the value is, for "must be a number, not text".
@@ -129,5 +131,48 @@ extension JSONValue {
         var text = "\\u"
         for shift in stride(from: 12, through: 0, by: -4) { text.append(hex[Int((code >> UInt32(shift)) & 0xF)]) }
         return text
+    }
+}
+
+/// Number texts as Go and our parameter parsers want them, from Swift's shortest `description`.
+enum DecimalText {
+    /// `1e-05` → `0.00001`, `1.5e+15` → `1500000000000000`, `2.0` → `2`: the same digits
+    /// without exponent or a `.0` on whole values.
+    static func plain(_ text: String) -> String {
+        var digits = text
+        var sign = ""
+        if digits.hasPrefix("-") { sign = "-"; digits.removeFirst() }
+        var exponent = 0
+        if let e = digits.firstIndex(where: { $0 == "e" || $0 == "E" }) {
+            exponent = Int(String(digits[digits.index(after: e)...].filter { $0 != "+" })) ?? 0
+            digits = String(digits[..<e])
+        }
+        let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
+        var whole = String(parts[0])
+        var fraction = parts.count > 1 ? String(parts[1]) : ""
+        if exponent > 0 {
+            fraction += String(repeating: "0", count: max(0, exponent - fraction.count))
+            whole += fraction.prefix(exponent)
+            fraction = String(fraction.dropFirst(exponent))
+        } else if exponent < 0 {
+            let shift = -exponent
+            whole = String(repeating: "0", count: max(0, shift - whole.count + 1)) + whole
+            fraction = String(whole.suffix(shift)) + fraction
+            whole = String(whole.dropLast(shift))
+        }
+        whole = String(whole.drop { $0 == "0" })
+        if whole.isEmpty { whole = "0" }
+        while fraction.hasSuffix("0") { fraction.removeLast() }
+        return sign + whole + (fraction.isEmpty ? "" : "." + fraction)
+    }
+
+    /// `1e-07` → `1e-7`, `1e+21` → `1e+21`: Go drops the exponent's leading zero.
+    static func goExponent(_ text: String) -> String {
+        guard let e = text.firstIndex(of: "e") else { return text }
+        var exponent = text[text.index(after: e)...]
+        var sign = ""
+        if let first = exponent.first, first == "-" || first == "+" { sign = String(first); exponent = exponent.dropFirst() }
+        let trimmed = exponent.drop { $0 == "0" }
+        return String(text[..<e]) + "e" + sign + (trimmed.isEmpty ? "0" : String(trimmed))
     }
 }

@@ -82,8 +82,9 @@ enum ProxyJSON {
     /// Names go into URLs, logs and metrics labels: printable, no `/`, at most 200 bytes.
     static func checkName(_ name: String) throws(APIError) {
         let printable = name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F && $0 != "/" }
-        guard printable, name.utf8.count <= 200 else {
-            throw .badBody("name: '\(name)' cannot name a proxy: use printable characters without '/', at most 200 bytes")
+        // `.` and `..` vanish from URLs (paths are cleaned), so such a proxy could never be reached.
+        guard printable, name.utf8.count <= 200, name != ".", name != ".." else {
+            throw .badBody("name: '\(name)' cannot name a proxy: use printable characters without '/', at most 200 bytes, not . or ..")
         }
     }
 

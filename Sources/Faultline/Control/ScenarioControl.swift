@@ -40,9 +40,10 @@ public final class ScenarioControl {
         if let run, run.state == .running {
             throw APIError("scenario \(run.scenario.name) is running; DELETE /scenarios/current stops it", status: 409)
         }
-        guard let text = String(validating: body, as: UTF8.self), !text.allSatisfy(\.isWhitespace) else {
-            throw .badBody(body.isEmpty ? "EOF" : "a scenario must be UTF-8 YAML or JSON text")
+        guard let text = String(validating: body, as: UTF8.self) else {
+            throw .badBody("a scenario must be UTF-8 YAML or JSON text")
         }
+        guard !text.allSatisfy(\.isWhitespace) else { throw .badBody("EOF") }
         let scenario: Scenario
         do {
             scenario = try ScenarioLoader.load(yaml: text, file: "scenario")

@@ -129,7 +129,7 @@ enum ToxicJSON {
                 if case .number(let text) = member.value { throw .badBody("\(field) must be a whole number, not \(text)") }
                 throw .badBody("\(field) must be a whole number, not \(member.value.typeName)")
             }
-            result[member.key] = .number(Double(number))
+            result[member.key] = .text(String(number))
         }
         return result
     }
@@ -144,8 +144,9 @@ enum ToxicJSON {
     private static func attribute(_ value: JSONValue, field: String) throws(APIError) -> Toxic.AttributeValue {
         switch value {
         case .number(let text):
-            guard let number = Double(text), number.isFinite else { throw .badBody("\(field) is out of range: \(text)") }
-            return .number(number)
+            // The number as written (without exponent): a Double would turn 2^53+1 into 2^53
+            // and 0.00001 into `1e-05`, which parameter parsers do not read.
+            return .text(DecimalText.plain(text))
         case .string(let text): return .text(text)
         case .bool(let flag): return .text(flag ? "true" : "false")
         case .array(let items):

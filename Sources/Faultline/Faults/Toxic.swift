@@ -34,10 +34,10 @@ public struct Toxic: Codable, Sendable, Equatable {
             }
         }
 
-        /// Whole numbers without a fraction, as `--fault` reads them.
+        /// Plain decimals, whole numbers without `.0` and no exponent, as `--fault` reads them.
         public var description: String {
             switch self {
-            case .number(let value): value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
+            case .number(let value): DecimalText.plain(String(value))
             case .text(let value): value
             }
         }
