@@ -17,4 +17,7 @@ RUN apt-get update -qq \
  && rm -rf /var/lib/apt/lists/*
 COPY --from=build /usr/local/bin/faultline /usr/local/bin/faultline
 COPY scenarios /scenarios
+# The control API's port, as Toxiproxy's image: `docker run -p 8474:8474 IMAGE serve --api 0.0.0.0:8474 --token …`
+# (inside a container the API must listen beyond loopback, so it needs a token).
+EXPOSE 8474
 ENTRYPOINT ["faultline"]
