@@ -706,9 +706,13 @@ def compare_answer(step, exp, got):
 #         (http.Error: text/plain; charset=utf-8, nosniff, {"error","status"} and a newline; on
 #         /populate: application/json, {"error","status","proxies"}, "proxies" from EXPECT, default
 #         null), the request id header present;
+#     {"status": S, "text": TEXT}             a plain-text answer (http.Error framing as above),
+#         body exactly TEXT;
 #     {"status": S, "body": JSON}             a JSON success answer with this exact body;
 #     {"set": {PATH: VALUE, ...}}             the fixture's JSON body with these fields changed,
-#         PATH like "stream", "[3].stream", "a.toxics[0].name" (the field must exist).
+#         PATH like "stream", "[3].stream", "a.toxics[0].name" (the field must exist);
+#     with a status, the reason phrase is Go's for it unless EXPECT gives "reason";
+#     "request_id": false: without the X-Toxiproxy-Request-Id header (answered before routing).
 #   REQUEST {"method", "path", "body": JSON | "raw": TEXT, "status": S}: a request sent after
 #     the step (placeholders filled as in steps) to keep the server's state the same as
 #     Toxiproxy's when a declared difference changed it (e.g. the create refused for its unknown
@@ -727,6 +731,13 @@ def compare_answer(step, exp, got):
 # would match is reported "declared difference did not occur", one that changes nothing
 # "declared difference changes nothing" - so the file cannot rot.
 # --------------------------------------------------------------------------------------------
+
+# Go's http.StatusText for the statuses an answer may be declared with (Python's table changes
+# with its version: 413 is "Content Too Large" from 3.13).
+GO_STATUS_TEXT = {200: "OK", 201: "Created", 204: "No Content", 400: "Bad Request",
+                  403: "Forbidden", 404: "Not Found", 405: "Method Not Allowed", 409: "Conflict",
+                  413: "Request Entity Too Large", 500: "Internal Server Error"}
+
 
 def go_json(value):
     """Compact JSON as Go's encoding/json writes it (HTML characters escaped)."""
@@ -783,12 +794,12 @@ class Differences:
         self.entries = doc.get("steps", {})
         names = [s["name"] for s in steps]
         self.index = {n: i for i, n in enumerate(names)}
-        self.steps = {s["name"]: s for s in steps}
         for rule in self.rules:
+            self.known_keys("rule " + rule.get("id", "?"), "rule", rule, self.RULE_KEYS)
             if "drop_proxy_key" not in rule:
                 self.problems.append(("rule " + rule.get("id", "?"), "differences",
                                       "drop_proxy_key", "an unknown rule"))
-        self.carries = []  # (from index, through index, declaring step, carry)
+        self.carries = []  # (from index, through index, label, carry)
         for name, entry in self.entries.items():
             if name not in self.index:
                 self.problems.append((name, "differences", "a step of the sequence",
@@ -797,6 +808,14 @@ class Differences:
             for key in ("difference", "reason"):
                 if key not in entry:
                     self.problems.append((name, "differences", "a %r" % key, "(absent)"))
+            if "expect" not in entry and "carry" not in entry:
+                self.problems.append((name, "differences", "an expect or a carry", "neither"))
+            self.known_keys(name, "entry", entry, self.ENTRY_KEYS)
+            self.known_keys(name, "expect", entry.get("expect", {}), self.EXPECT_KEYS)
+            for req in entry.get("then", []):
+                self.known_keys(name, "then", req, self.THEN_KEYS)
+            for c in entry.get("carry", []):
+                self.known_keys(name, "carry", c, self.CARRY_KEYS)
             for c in entry.get("carry", []):
                 through = self.index.get(c.get("through"))
                 if through is None or through < self.index[name]:
@@ -810,6 +829,19 @@ class Differences:
         self.carry_uses = {}  # carry label -> count
         self.rule_uses = {}   # rule id -> count
         self.then_sent = []   # (step, request, status)
+
+    RULE_KEYS = {"id", "difference", "reason", "drop_proxy_key"}
+    ENTRY_KEYS = {"difference", "reason", "expect", "then", "carry"}
+    EXPECT_KEYS = {"status", "reason", "error", "proxies", "text", "body", "set", "request_id",
+                   "listening"}
+    THEN_KEYS = {"method", "path", "body", "raw", "status"}
+    CARRY_KEYS = {"proxy", "toxic", "set", "remove", "through"}
+
+    def known_keys(self, name, what, obj, known):
+        """A misspelt key would silently declare nothing: refuse it."""
+        for key in sorted(set(obj) - known):
+            self.problems.append((name, "differences " + what, "one of " + ", ".join(sorted(known)),
+                                  key))
 
     @staticmethod
     def numbers(entry):
@@ -848,10 +880,11 @@ class Differences:
         if "probe" in step:
             return dict(ans, **{k: v for k, v in e.items() if k == "listening"})
         ans = dict(ans)
+        # The fixture's answer was JSON success: its headers are a success answer's.
+        ok_headers = ans["status"] < 400 and ans.get("body", "")[:1] in ("{", "[")
         if "status" in e:
             ans["status"] = e["status"]
-            ans["reason"] = e.get("reason", http.client.responses.get(e["status"], ""))
-        ok_headers = ans["status"] < 400 and ans.get("body", "")[:1] in "{["
+            ans["reason"] = e.get("reason", GO_STATUS_TEXT.get(e["status"]))
         if "error" in e:
             status = e["status"]
             if step["path"].startswith("/populate"):
@@ -864,6 +897,11 @@ class Differences:
                         ["X-Content-Type-Options", "nosniff"]]
             ans["headers"] = hdrs + [["X-Toxiproxy-Request-Id", "(any)"]]
             ans["body"] = body
+        elif "text" in e:
+            ans["headers"] = [["Content-Type", "text/plain; charset=utf-8"],
+                              ["X-Content-Type-Options", "nosniff"],
+                              ["X-Toxiproxy-Request-Id", "(any)"]]
+            ans["body"] = e["text"]
         elif "body" in e:
             if not ok_headers:
                 ans["headers"] = [["Content-Type", "application/json"],
@@ -871,6 +909,9 @@ class Differences:
             ans["body"] = go_json(e["body"])
         if "set" in e:
             ans = self.edit_body(ans, lambda v: [set_path(v, p, x) for p, x in e["set"].items()])
+        if e.get("request_id") is False:
+            ans["headers"] = [h for h in ans["headers"]
+                              if h[0].lower() != "x-toxiproxy-request-id"]
         return ans
 
     @staticmethod
