@@ -357,16 +357,16 @@ final class CtlCommandTests: ScenarioRunCase {
         }
     }
 
-    /// A port of this suite's range (24630–24699 on 127.0.0.1) that nothing listens on now.
+    /// A port of this suite's range (24630–24689 on 127.0.0.1; APIClientTests use 24690–24699) that nothing listens on now.
     private func freePort() throws -> UInt16 {
-        for _ in 0..<70 {
-            Self.nextPort = Self.nextPort >= 24699 ? 24630 : Self.nextPort + 1
+        for _ in 0..<60 {
+            Self.nextPort = Self.nextPort >= 24689 ? 24630 : Self.nextPort + 1
             if let (fd, _) = try? Sock.listen(port: Self.nextPort) {
                 Sock.close(fd)
                 return Self.nextPort
             }
         }
-        throw SystemCallFailure(call: "bind (every port of 24630-24699 is taken)", code: EADDRINUSE)
+        throw SystemCallFailure(call: "bind (every port of 24630-24689 is taken)", code: EADDRINUSE)
     }
 
     nonisolated(unsafe) private static var nextPort: UInt16 = 24629
