@@ -140,7 +140,10 @@ struct RunCommand: ParsableCommand {
         guard let outcome else { throw ExitCode(1) }
         let verdicts = evaluator.verdicts(endTime: outcome.duration)
         control?.api.scenarios.attachedRunEnded(verdicts: verdicts, outcome: outcome)
-        control?.finishStreams()
+        if let control {
+            control.finishStreams()
+            loop.run(for: .milliseconds(200))
+        }
         try judge(verdicts, outcome: outcome, scenario: loaded.name, junit: junitFile)
     }
 

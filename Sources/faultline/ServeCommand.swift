@@ -73,6 +73,8 @@ struct ServeCommand: ParsableCommand {
             plane.shutdown(grace: .seconds(2)) { loop.stop() }
         }
         loop.run()
+        // The event streams' last chunks (finished above) go out before the process ends.
+        loop.run(for: .milliseconds(200))
         withExtendedLifetime((signals, server)) {}
     }
 }

@@ -28,6 +28,8 @@ public final class ControlServer {
     public var address: SocketAddress { server.address }
 
     /// Ends every open event stream; the server itself closes when this object goes away.
+    /// Their last chunks go out on the next loop turns: run the loop a little after this
+    /// (`EventLoop.run(for:)`) or streaming clients see the connection cut.
     public func finishStreams() {
         api.finishStreams()
     }

@@ -40,6 +40,15 @@ public final class EventLoop {
         event_base_dispatch(base)
     }
 
+    /// Runs callbacks for `duration` at most (or until `stop()`): lets writes already queued go
+    /// out after the main `run()` returned (the last chunk of an event stream).
+    public func run(for duration: Duration) {
+        let (seconds, attoseconds) = duration.components
+        var limit = timeval(tv_sec: Int(seconds), tv_usec: Int(attoseconds / 1_000_000_000_000))
+        event_base_loopexit(base, &limit)
+        event_base_dispatch(base)
+    }
+
     /// Makes `run()` return after the callbacks that are already running.
     public func stop() {
         event_base_loopbreak(base)
