@@ -59,7 +59,7 @@ let package = Package(
 // libFuzzer's driver), so a normal `swift build --build-tests` must not see them. "Extern":
 // each main.swift calls that driver through @_extern(c).
 if ProcessInfo.processInfo.environment["FAULTLINE_FUZZ"] == "1" {
-    for name in ["RESPFuzz", "HTTPFuzz"] {
+    for name in ["RESPFuzz", "HTTPFuzz", "JSONFuzz"] {
         package.targets.append(.executableTarget(
             name: name, dependencies: ["Faultline"], path: "Sources/\(name)",
             swiftSettings: [.enableExperimentalFeature("Extern")]))
