@@ -8,17 +8,22 @@ and what a fault on the data path costs in throughput. Its own table, below the 
   error = (connect() returning -> recv() returning EOF) - 2 s.
 - iperf3, one stream, through `--fault tcp.latency:ms=0`: the fault does nothing to the bytes
   but moves every link to the buffered path, so this is the cost of the fault machinery.
+- tcp.bandwidth 10000 KB/s: 20 MB downloaded through one connection; the rate received.
+
+faultline-serve (`faultline serve`) gets the proxy and the toxics through its API, with the
+bodies Toxiproxy gets, so the three ways of asking for a fault sit side by side: `faultline
+proxy --fault`, `faultline serve` + toxic, Toxiproxy + toxic.
 """
 import statistics
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from .measures import cutoff_errors_ms, iperf_gbps, round_trips_ms
-from .report import footnote, footnote_lines, grid, section_json
-from .servers import Faultline, HAProxy, Peer, Toxiproxy
+from .measures import cutoff_errors_ms, download_rate, iperf_gbps, round_trips_ms
+from .report import footnote, footnote_lines, grid, section_json, serve_ratios
+from .servers import Faultline, FaultlineServe, HAProxy, Peer, Toxiproxy
 from .suites import Cell, Measure, Metric, Runner, Settings, Suite, Trial
 
-FAULTLINE, HAPROXY, TOXIPROXY = "faultline", "haproxy", "toxiproxy"
+FAULTLINE, HAPROXY, TOXIPROXY, SERVE = "faultline", "haproxy", "toxiproxy", "faultline-serve"
 LATENCY_MS = 100
 CUTOFF_S = 2
 ROUND_TRIPS = 200  # the issue asks for at least 200 samples of each
@@ -27,6 +32,9 @@ CUTOFF_BATCHES, CUTOFF_BATCH = 5, 50  # 250 samples in ~11 s
 TARGET_ERROR_MS = 2.0
 TARGET_VS_TOXIPROXY = 2.0
 TOXIPROXY_ISSUE_GBPS = 3.0  # what the issue says Toxiproxy reaches on this machine; not measured
+BANDWIDTH_KBPS = 10_000  # Toxiproxy's rate attribute (KB/s); faultline's --fault gets the same
+BANDWIDTH_ASKED = BANDWIDTH_KBPS * 1000  # bytes/s, as Toxiproxy reads it (its KB is 1000 bytes)
+BANDWIDTH_BYTES = 20_000_000  # downloaded through one connection: ~2 s at the rate
 
 
 # --- what runs -------------------------------------------------------------------------------
@@ -37,21 +45,32 @@ def fault_columns(faultline: str, toxiproxy: str | None) -> list[Peer]:
     peers: list[Peer] = [Faultline(faultline), HAProxy(maxconn=1000)]
     if toxiproxy:
         peers.append(Toxiproxy(toxiproxy))
-    return peers
+    return peers + [FaultlineServe(faultline)]
 
 
 def make_fault_suites(s: Settings, faultline: str, toxiproxy: str | None) -> list[Suite]:
-    def latency(ms: int) -> list[Peer]:
-        """faultline with a downstream latency fault, and Toxiproxy with the same toxic."""
-        peers: list[Peer] = [Faultline(faultline, faults=(f"tcp.latency:ms={ms}",))]
+    def toxic(fault: str, body: dict) -> list[Peer]:
+        """faultline with `--fault fault`; Toxiproxy and faultline serve with the toxic `body`
+        added through their API (the same body to both)."""
+        peers: list[Peer] = [Faultline(faultline, faults=(fault,))]
         if toxiproxy:
-            peers.append(Toxiproxy(toxiproxy, toxics=({
-                "name": "latency", "type": "latency", "stream": "downstream",
-                "attributes": {"latency": ms}},)))
-        return peers
+            peers.append(Toxiproxy(toxiproxy, toxics=(body,)))
+        return peers + [FaultlineServe(faultline, toxics=(body,))]
 
-    unfaulted: list[Peer] = [Faultline(faultline)] + ([Toxiproxy(toxiproxy)] if toxiproxy else [])
-    cutoff = [Faultline(faultline, faults=(f"tcp.cutoff:after={CUTOFF_S}s",))]
+    def latency(ms: int) -> list[Peer]:
+        """A downstream latency of `ms` in each column."""
+        return toxic(f"tcp.latency:ms={ms}", {"name": "latency", "type": "latency",
+                                              "stream": "downstream", "attributes": {"latency": ms}})
+
+    unfaulted: list[Peer] = [Faultline(faultline)] + ([Toxiproxy(toxiproxy)] if toxiproxy else []) \
+        + [FaultlineServe(faultline)]
+    # Toxiproxy has no lifetime toxic; faultline serve takes faultline's kind as a toxic type.
+    cutoff = [Faultline(faultline, faults=(f"tcp.cutoff:after={CUTOFF_S}s",)),
+              FaultlineServe(faultline, toxics=({"name": "cutoff", "type": "tcp.cutoff",
+                                                 "attributes": {"after": f"{CUTOFF_S}s"}},))]
+    bandwidth = toxic(f"tcp.bandwidth:rate={BANDWIDTH_KBPS}", {
+        "name": "bandwidth", "type": "bandwidth", "stream": "downstream",
+        "attributes": {"rate": BANDWIDTH_KBPS}})
     gbps = dict(unit="Gbit/s", digits=2)
     ms = dict(unit="ms", digits=3, higher_is_better=False)
     return [
@@ -67,6 +86,9 @@ def make_fault_suites(s: Settings, faultline: str, toxiproxy: str | None) -> lis
         Suite("iperf-lat0", "iperf3", [Metric("iperf_latency0", "iperf3 1 stream, tcp.latency 0 ms",
                                               **gbps)],
               _iperf("iperf_latency0"), repeats=s.fault_iperf_repeats, peers=latency(0)),
+        Suite("bandwidth", "sink", [Metric("bandwidth", f"tcp.bandwidth {BANDWIDTH_KBPS} KB/s, "
+                                           "received", unit="MB/s", digits=2)],
+              _bandwidth, repeats=s.fault_iperf_repeats, peers=bandwidth),
     ]
 
 
@@ -76,6 +98,11 @@ def _round_trips(key: str) -> Measure:
         samples = round_trips_ms(t.endpoint.port, ROUND_TRIPS, WARMUP_TRIPS, timeout=60)
         yield key, statistics.median(samples), {"rtt_ms": samples}
     return measure
+
+
+def _bandwidth(t: Trial):
+    rate, raw = download_rate(t.endpoint.port, BANDWIDTH_BYTES, timeout=30)
+    yield "bandwidth", rate / 1e6, raw
 
 
 def _cutoff(t: Trial):
@@ -149,6 +176,10 @@ ROWS = [
         lambda c: c[0].value, 2, ratios=True),
     Row("iperf_latency0", "iperf3 1 stream, tcp.latency 0 ms, Gbit/s", ("iperf_latency0",),
         lambda c: c[0].value, 2, ratios=True),
+    Row("bandwidth", f"tcp.bandwidth {BANDWIDTH_KBPS} KB/s: received, MB/s", ("bandwidth",),
+        lambda c: c[0].value, 3, ratios=True),
+    Row("bandwidth_vs_asked", f"tcp.bandwidth: received / {BANDWIDTH_ASKED / 1e6:g} MB/s",
+        ("bandwidth",), lambda c: c[0].value * 1e6 / BANDWIDTH_ASKED, 3),
 ]
 
 
@@ -179,9 +210,12 @@ def render_faults(runner: Runner, settings: Settings) -> str:
                                   for peer in peers)])
     # Timers wait for a free CPU: a build next door moves these figures by milliseconds.
     warning = " -- timings are noisy" if runner.others_percent > 5 else ""
+    compared = [(row.label.replace("p50 / p99", "p50"), {peer: (v[0] if isinstance(v, tuple) else v)
+                             for peer, v in values[row.key].items()})
+                for row in ROWS if not row.signed and "min / max" not in row.label]
     lines = [f"other processes used {runner.others_percent:.0f}% of the CPU time during this "
              f"section{warning}", *grid(rows), *footnote_lines(footnotes), "",
-             *_targets(values), "", *_legend(settings)]
+             *serve_ratios(compared), "", *_targets(values), "", *_legend(settings)]
     if runner.notes:
         lines += ["", "Notes:", *(f"  - {note}" for note in runner.notes)]
     return "\n".join(lines)
@@ -212,10 +246,12 @@ def _number(value: float, row: Row) -> str:
 
 
 def _targets(values: dict[str, dict[str, Figure | None]]) -> list[str]:
-    checks = [(f"tcp.latency {LATENCY_MS} ms: |error| p99 < {TARGET_ERROR_MS:g} ms",
-               values["latency_abs_error_p99"][FAULTLINE]),
-              (f"tcp.cutoff {CUTOFF_S} s: |error| p99 < {TARGET_ERROR_MS:g} ms",
-               values["cutoff_abs_error_p99"][FAULTLINE])]
+    checks = [(f"tcp.latency {LATENCY_MS} ms: |error| p99 < {TARGET_ERROR_MS:g} ms{suffix}",
+               values["latency_abs_error_p99"].get(column))
+              for column, suffix in ((FAULTLINE, ""), (SERVE, " (serve)"))] + \
+             [(f"tcp.cutoff {CUTOFF_S} s: |error| p99 < {TARGET_ERROR_MS:g} ms{suffix}",
+               values["cutoff_abs_error_p99"].get(column))
+              for column, suffix in ((FAULTLINE, ""), (SERVE, " (serve)"))]
     throughput = values["iperf_latency0"]
     name = f"iperf3 with tcp.latency 0 ms >= {TARGET_VS_TOXIPROXY:g}x Toxiproxy's"
     width = max(len(name), *(len(check) for check, _ in checks))
@@ -255,6 +291,14 @@ def _legend(s: Settings) -> list[str]:
         "within 200 ms and one stall of the machine lands on a few samples, not all of them.",
         f"iperf3: -t {s.fault_iperf_seconds} -P 1, {repeats}. `tcp.latency:ms=0` delays nothing "
         "but puts the link on the buffered path (compare faultline-buffered in the main table).",
+        f"tcp.bandwidth: {BANDWIDTH_BYTES / 1e6:g} MB downloaded from harness/tls_sink.py through "
+        f"`--fault tcp.bandwidth:rate={BANDWIDTH_KBPS}` or a bandwidth toxic (downstream, "
+        f"rate={BANDWIDTH_KBPS}), {repeats}; received = bytes / (request sent -> last byte), "
+        "in 10^6 bytes/s. Toxiproxy's KB is 1000 bytes, so it was asked for "
+        f"{BANDWIDTH_ASKED / 1e6:g} MB/s; faultline reads a bare rate as KB/s of 1024 bytes.",
+        "faultline-serve: `faultline serve` with the proxy and the toxics made through its API, "
+        "with the same bodies as toxiproxy (tcp.cutoff: faultline's kind as the toxic type, "
+        "attributes {\"after\": \"2s\"}).",
         "Cells: figure (ratio to HAProxy ×h, to Toxiproxy ×t); errors are signed (+ = late), "
         "except |error|.",
     ]

@@ -120,6 +120,36 @@ def _expect(sock: socket.socket, reply: bytes) -> None:
         raise BenchError(f"got {got!r}, expected {reply!r}")
 
 
+def download_rate(port: int, size: int, timeout: float) -> tuple[float, dict]:
+    """Bytes/s of one plain download of `size` bytes from harness/tls_sink.py through the proxy,
+    timed from sending the request (after the connect) to the last byte; the first byte's wait
+    and the rate from the first byte to the last are in the raw details."""
+    header = struct.pack(">cQ", b"D", size)
+    buffer = memoryview(bytearray(1 << 20))
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=timeout) as sock:
+            deadline = time.perf_counter() + timeout
+            started = time.perf_counter()
+            sock.sendall(header)
+            first = None
+            left = size
+            while left > 0:
+                if time.perf_counter() > deadline:
+                    raise BenchError(f"{size - left} of {size} bytes in {timeout:.0f} s")
+                got = sock.recv_into(buffer, min(left, len(buffer)))
+                if not got:
+                    raise BenchError(f"connection closed {left} bytes short of {size}")
+                if first is None:
+                    first = time.perf_counter()
+                left -= got
+            ended = time.perf_counter()
+    except OSError as error:
+        raise BenchError(f"download: {error}") from None
+    elapsed = ended - started
+    return size / elapsed, {"bytes": size, "seconds": elapsed, "first_byte_s": first - started,
+                            "first_to_last_bytes_per_s": (size - 1) / max(ended - first, 1e-9)}
+
+
 def cutoff_errors_ms(port: int, after: float, batches: int, size: int) -> list[float]:
     """(observed lifetime - `after`) of `batches` x `size` idle connections, in ms.
 

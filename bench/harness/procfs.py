@@ -128,3 +128,17 @@ def group_cpu_seconds(pgid: int) -> float:
         if int(fields[2]) == pgid:
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def proxy_cpu_seconds(pid: int) -> float:
+    """CPU time so far of a proxy that may fork (socat): the user + system time of every live
+    process in its group (`pid` leads it), plus the leader's reaped children (cutime + cstime),
+    where a fork's time goes once it has exited and been waited for. For a proxy that does not
+    fork this is its own user + system time."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (FileNotFoundError, ProcessLookupError):
+        raise BenchError(f"pid {pid} is gone") from None
+    # cutime and cstime are fields 16 and 17; the split starts at field 3.
+    reaped = (int(fields[13]) + int(fields[14])) / os.sysconf("SC_CLK_TCK")
+    return group_cpu_seconds(pid) + reaped

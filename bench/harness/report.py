@@ -7,10 +7,16 @@ from dataclasses import asdict
 from .suites import Cell, Metric, Runner, Settings
 
 DIRECT, HAPROXY = "direct", "haproxy"
+SERVE, FAULTLINE, TOXIPROXY = "faultline-serve", "faultline", "toxiproxy"
+# The comparison under the passthrough, fault and api tables: (numerator, denominator)
+SERVE_PAIRS = ((SERVE, FAULTLINE), (SERVE, TOXIPROXY), (FAULTLINE, TOXIPROXY))
 
 
 def render(runner: Runner, settings: Settings) -> str:
     lines = [*_table(runner), ""]
+    rows = [(metric.label.strip(), {peer: cell.value for peer, cell in runner.results[metric.key].items()})
+            for metric in runner.metrics]
+    lines += [*serve_ratios(rows), ""]
     lines += _targets(runner)
     lines += ["", *_legend(settings)]
     if runner.notes:
@@ -89,6 +95,25 @@ def _ratio(cells: dict[str, Cell], peer: str, reference: str) -> float | None:
     return cells[peer].value / ref.value
 
 
+def serve_ratios(rows: list[tuple[str, dict[str, float | None]]],
+                 pairs: tuple[tuple[str, str], ...] = SERVE_PAIRS) -> list[str]:
+    """faultline serve against faultline proxy and Toxiproxy: for each row (label, figure by
+    column), the ratio of the figures of each pair present; `-` where one is missing."""
+    present = {peer for _, values in rows for peer in values}
+    pairs = tuple((a, b) for a, b in pairs if a in present and b in present)
+    if not pairs:
+        return []
+    table = [["ratios of the figures above", *(f"{a}/{b}" for a, b in pairs)]]
+    for label, values in rows:
+        cells = []
+        for a, b in pairs:
+            mine, theirs = values.get(a), values.get(b)
+            cells.append(f"{mine / theirs:.2f}" if mine is not None and theirs else "-")
+        if any(cell != "-" for cell in cells):
+            table.append([label, *cells])
+    return grid(table) if len(table) > 1 else []
+
+
 # --- the issue's targets ---------------------------------------------------------------------
 
 def _targets(runner: Runner) -> list[str]:
@@ -138,4 +163,9 @@ def _legend(s: Settings) -> list[str]:
         "static haproxy HTTP server; every request is a new TCP connection through the proxy.",
         f"memory per idle link: {s.idle_links} idle links via redis-server, (after - before) / "
         "links; VmRSS of the proxy, for socat the summed Pss of its forks.",
+        "proxy CPU rows: the proxy's user + system time over that run (/proc/PID/stat; socat: "
+        "its group and its reaped forks) per GB received, per request (SET + GET), per connection.",
+        "faultline-serve: `faultline serve`, the proxy made through its API as toxiproxy's is; "
+        "the ratios above compare it with faultline proxy and toxiproxy (lower=better rows: "
+        "above 1 is worse).",
     ]

@@ -3,6 +3,7 @@ import json
 import resource
 import socket
 import sys
+import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,6 +122,7 @@ class Endpoint:
 
     port: int
     service: Service | None
+    api: int | None = None  # the control API's port, for the peers made through one
 
 
 class Peer:
@@ -213,24 +215,57 @@ class Socat(Peer):
         return group_pss_kb(endpoint.service.pid)
 
 
-class Toxiproxy(Peer):
-    name = "toxiproxy"
+class APIPeer(Peer):
+    """A proxy made through Toxiproxy's HTTP API: the server starts with no proxy, then
+    `POST /proxies {"name": "bench", "listen": …, "upstream": …, "enabled": true}` and one
+    `POST /proxies/bench/toxics` per toxic, before any client connects. Toxiproxy and
+    `faultline serve` get the same calls and the same bodies, from the same code."""
 
-    def __init__(self, binary: str, toxics: tuple[dict, ...] = ()):
+    name = ""
+    PROXY = "bench"
+
+    def __init__(self, toxics: tuple[dict, ...] = ()):
         """`toxics`: bodies for POST /proxies/bench/toxics, added before any client connects."""
-        self.binary = binary
         self.toxics = toxics
+
+    def argv(self, api: int) -> list[str]:
+        raise NotImplementedError
 
     def start(self, sup, upstream, tag):
         api, port = free_port(), free_port()
-        service = _listening(sup.start(f"{tag}-toxiproxy", [
-            self.binary, "-host", "127.0.0.1", "-port", str(api)]), api)
-        _post(api, "/proxies", {"name": "bench", "listen": f"127.0.0.1:{port}",
-                                "upstream": f"127.0.0.1:{upstream}", "enabled": True})
+        service = _listening(sup.start(f"{tag}-{self.name}", self.argv(api)), api)
+        _post(api, "/proxies", {"name": self.PROXY, "listen": f"127.0.0.1:{port}",
+                                "upstream": f"127.0.0.1:{upstream}", "enabled": True}, self.name)
         for toxic in self.toxics:
-            _post(api, "/proxies/bench/toxics", toxic)
+            _post(api, f"/proxies/{self.PROXY}/toxics", toxic, self.name)
         wait_listening(service, port)
-        return Endpoint(port, service)
+        return Endpoint(port, service, api)
+
+
+class Toxiproxy(APIPeer):
+    name = "toxiproxy"
+
+    def __init__(self, binary: str, toxics: tuple[dict, ...] = ()):
+        super().__init__(toxics)
+        self.binary = binary
+
+    def argv(self, api):
+        return [self.binary, "-host", "127.0.0.1", "-port", str(api)]
+
+
+class FaultlineServe(APIPeer):
+    """`faultline serve --api 127.0.0.1:API --log-level warning`, driven exactly as the
+    Toxiproxy column is. In serve mode every proxy's events feed /metrics and /events, so its
+    data path may cost more than `faultline proxy`'s: this column says how much."""
+
+    name = "faultline-serve"
+
+    def __init__(self, binary: str, toxics: tuple[dict, ...] = ()):
+        super().__init__(toxics)
+        self.binary = binary
+
+    def argv(self, api):
+        return [self.binary, "serve", "--api", f"127.0.0.1:{api}", "--log-level", "warning"]
 
 
 class Faultline(Peer):
@@ -382,16 +417,19 @@ def _start_haproxy(sup: Supervisor, name: str, config: str) -> Service:
     return sup.start(name, ["haproxy", "-db", "-f", str(path)])
 
 
-def _post(api: int, path: str, body: dict) -> None:
-    """One call to Toxiproxy's HTTP API; a refusal is a BenchError naming what was sent."""
+def _post(api: int, path: str, body: dict, who: str = "toxiproxy") -> None:
+    """One call to a Toxiproxy-style HTTP API; a refusal is a BenchError naming what was sent."""
     request = urllib.request.Request(f"http://127.0.0.1:{api}{path}", method="POST",
                                      data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"})
     try:
         with urllib.request.urlopen(request, timeout=5) as reply:
             reply.read()
+    except urllib.error.HTTPError as error:
+        said = error.read().decode(errors="replace").strip()[:200]
+        raise BenchError(f"{who} API refused POST {path} {body}: {error.code} {said}") from None
     except OSError as error:
-        raise BenchError(f"toxiproxy API refused POST {path} {body}: {error}") from None
+        raise BenchError(f"{who} API refused POST {path} {body}: {error}") from None
 
 
 def _listening(service: Service, port: int) -> Service:
