@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from .load import LoadMeter
 from .measures import connection_rate, idle_link_kb, iperf_gbps, redis_benchmark
 from .procs import BenchError, Service, Supervisor
-from .servers import UPSTREAMS, Direct, Endpoint, Peer
+from .procfs import proxy_cpu_seconds
+from .servers import UPSTREAMS, Direct, Endpoint, Peer, Socat
 
 
 @dataclass(frozen=True)
@@ -28,7 +29,7 @@ class Settings:
     latency_requests: int
     connection_seconds: int
     idle_links: int
-    budget_seconds: int  # no new trial starts after this; keeps a full run under 8 minutes
+    budget_seconds: int  # no new trial starts after this; keeps the section under 9 minutes
     # The fault section's iperf3 runs are shorter, so that it alone takes about a minute.
     fault_iperf_seconds: int
     fault_iperf_repeats: int
@@ -54,6 +55,11 @@ class Settings:
     http_budget_seconds: int
     http_retry_seconds: int  # at most, spent running disturbed runs again
     http_nginx_workers: int  # BENCH_HTTP_NGINX_WORKERS, default 1
+    # The api section (harness/api.py): the control API of faultline serve and Toxiproxy.
+    api_seconds: int  # each run of GET /proxies or of toxic add+remove cycles
+    api_idle_links: int  # open through the proxy in the second half
+    api_disable_repeats: int  # disable -> ECONNREFUSED samples
+    api_budget_seconds: int
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -64,22 +70,26 @@ class Settings:
         if not workers.isdigit() or int(workers) < 1:
             raise SystemExit(f"BENCH_HTTP_NGINX_WORKERS={workers}: expected a positive number")
         if os.environ.get("BENCH_QUICK") == "1":
-            return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 120, 2, 1, 90,
+            return cls(True, 2, 1, 50_000, 5_000, 2, 5_000, 150, 2, 1, 150,
                        tls_seconds=2, tls_handshake_clients=4, tls_bulk_mib=256, tls_repeats=1,
                        tls_idle_links=2_000, tls_budget_seconds=90, tls_key=key,
                        redis_pipelined_requests=200_000, redis_plain_requests=25_000,
                        redis_repeats=1, redis_settle_seconds=0.5, redis_budget_seconds=90,
                        http_seconds=3, http_repeats=1, http_settle_seconds=0.5,
                        http_budget_seconds=150, http_retry_seconds=40,
-                       http_nginx_workers=int(workers))
-        return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 400, 3, 3, 150,
+                       http_nginx_workers=int(workers),
+                       api_seconds=2, api_idle_links=500, api_disable_repeats=1,
+                       api_budget_seconds=40)
+        return cls(False, 5, 3, 200_000, 20_000, 5, 5_000, 480, 3, 3, 270,
                    tls_seconds=3, tls_handshake_clients=4, tls_bulk_mib=1024, tls_repeats=3,
                    tls_idle_links=2_000, tls_budget_seconds=300, tls_key=key,
                    redis_pipelined_requests=800_000, redis_plain_requests=100_000,
                    redis_repeats=3, redis_settle_seconds=1.0, redis_budget_seconds=270,
                    http_seconds=10, http_repeats=3, http_settle_seconds=1.0,
                    http_budget_seconds=720, http_retry_seconds=240,
-                   http_nginx_workers=int(workers))
+                   http_nginx_workers=int(workers),
+                   api_seconds=5, api_idle_links=500, api_disable_repeats=3,
+                   api_budget_seconds=80)
 
 
 @dataclass(frozen=True)
@@ -132,15 +142,42 @@ class Cell:
 
 # --- the measurements ------------------------------------------------------------------------
 
+def _proxy_cpu(t: Trial) -> float | None:
+    """The proxy's CPU seconds so far (None for direct: no proxy)."""
+    service = t.endpoint.service
+    return proxy_cpu_seconds(service.pid) if service is not None else None
+
+
+def _cpu_over(t: Trial, before: float | None) -> float | None:
+    """The proxy's CPU seconds since `before`, once a fork that served the run (socat) has had
+    a moment to exit and be reaped."""
+    if before is None:
+        return None
+    if isinstance(t.peer, Socat):
+        time.sleep(0.5)
+    return _proxy_cpu(t) - before
+
+
 def _throughput(t: Trial):
     for streams, key in ((1, "iperf_1"), (4, "iperf_4")):
-        yield key, *iperf_gbps(t.sup, t.endpoint.port, t.settings.iperf_seconds, streams)
+        before = _proxy_cpu(t)
+        gbps, raw = iperf_gbps(t.sup, t.endpoint.port, t.settings.iperf_seconds, streams)
+        cpu = _cpu_over(t, before)
+        yield key, gbps, {**raw, "proxy_cpu_s": cpu}
+        if streams == 1 and cpu is not None:
+            # CPU ms per GB (10^9 bytes) received
+            yield "iperf_1_cpu", cpu * 1e3 / (raw["bytes"] / 1e9), {"proxy_cpu_s": cpu, **raw}
 
 
 def _redis(t: Trial):
+    before = _proxy_cpu(t)
     rows = redis_benchmark(t.sup, t.endpoint.port, 50, t.settings.redis_requests, "set,get")
+    cpu = _cpu_over(t, before)
     yield "redis_set", rows["SET"]["rps"], rows["SET"]
     yield "redis_get", rows["GET"]["rps"], rows["GET"]
+    if cpu is not None:
+        requests = 2 * t.settings.redis_requests  # -n each for SET and GET
+        yield "redis_cpu", cpu * 1e6 / requests, {"proxy_cpu_s": cpu, "requests": requests}
     get = redis_benchmark(t.sup, t.endpoint.port, 1, t.settings.latency_requests, "get")["GET"]
     if "p50_latency_ms" not in get:
         raise BenchError("this redis-benchmark prints no p50 in --csv (needs redis-tools >= 7)")
@@ -149,7 +186,12 @@ def _redis(t: Trial):
 
 
 def _connections(t: Trial):
-    yield "conn_rate", *connection_rate(t.sup, t.endpoint.port, t.settings.connection_seconds)
+    before = _proxy_cpu(t)
+    rate, raw = connection_rate(t.sup, t.endpoint.port, t.settings.connection_seconds)
+    cpu = _cpu_over(t, before)
+    yield "conn_rate", rate, raw
+    if cpu is not None:
+        yield "conn_cpu", cpu * 1e6 / raw["requests"], {"proxy_cpu_s": cpu, **raw}
 
 
 def _idle(t: Trial):
@@ -157,14 +199,19 @@ def _idle(t: Trial):
 
 
 def make_suites(s: Settings) -> list[Suite]:
+    cpu = dict(higher_is_better=False)
     return [
         Suite("throughput", "iperf3", [
             Metric("iperf_1", "iperf3 1 stream, Gbit/s", "Gbit/s", 2),
+            Metric("iperf_1_cpu", "  proxy CPU per GB, 1 stream, ms (lower=better)", "ms/GB", 1,
+                   **cpu),
             Metric("iperf_4", "iperf3 -P 4, Gbit/s", "Gbit/s", 2),
         ], _throughput, repeats=s.iperf_repeats),
         Suite("redis", "redis", [
             Metric("redis_set", "redis -c 50 SET, req/s", "req/s", 0),
             Metric("redis_get", "redis -c 50 GET, req/s", "req/s", 0),
+            Metric("redis_cpu", "  proxy CPU per request, -c 50, µs (lower=better)", "µs", 2,
+                   **cpu),
             Metric("redis_p50", "redis -c 1 GET p50, ms (lower=better)", "ms", 3,
                    higher_is_better=False),
             Metric("redis_mean", "redis -c 1 GET mean, ms (lower=better)", "ms", 3,
@@ -172,6 +219,7 @@ def make_suites(s: Settings) -> list[Suite]:
         ], _redis),
         Suite("connections", "http", [
             Metric("conn_rate", "new conns/s (wrk, Connection: close)", "conn/s", 0),
+            Metric("conn_cpu", "  proxy CPU per connection, µs (lower=better)", "µs", 1, **cpu),
         ], _connections),
         Suite("idle", "redis", [
             Metric("idle_kb", "memory per idle link, KB (lower=better)", "KB", 2,
