@@ -53,11 +53,12 @@ final class APIClientTests: XCTestCase {
         }
         var cut = ChunkedDecoder()
         XCTAssertEqual(try cut.feed(Array("3\r\nab".utf8)[...]), Array("ab".utf8))
-        XCTAssertFalse(cut.isBetweenChunks)
+        XCTAssertFalse(cut.isDone)
         var between = ChunkedDecoder()
         XCTAssertEqual(try between.feed(Array("3\r\nabc\r\n".utf8)[...]), Array("abc".utf8))
-        XCTAssertTrue(between.isBetweenChunks)
         XCTAssertFalse(between.isDone)
+        XCTAssertEqual(try between.feed(Array("0\r\n\r\n".utf8)[...]), [])
+        XCTAssertTrue(between.isDone)
     }
 
     // MARK: server-sent events
@@ -143,12 +144,18 @@ final class APIClientTests: XCTestCase {
         try client.events("/events?kind=a") { data.append($0.data) }
         XCTAssertEqual(data, [#"{"n":1}"#, #"{"n":2}"#])
         XCTAssertTrue(server.request().hasPrefix("GET /events?kind=a HTTP/1.1\r\n"))
-        // A stream cut inside a chunk is an error; one closed between chunks has ended.
+        // A stream cut before its last chunk is an error, inside a chunk or between two (a server
+        // killed): a watcher must not take a lost stream for a finished one. Events before the
+        // cut still arrive.
         let cut = try CannedServer(answer: ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "10\r\ndata: 1"])
         XCTAssertThrowsError(try APIClient(address: try SocketAddress(parsing: "127.0.0.1:\(cut.port)")).events("/events") { _ in })
         let closed = try CannedServer(answer: ["HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "8\r\ndata: 1\n\r\n", "1\r\n\n\r\n"])
         var got: [String] = []
-        try APIClient(address: try SocketAddress(parsing: "127.0.0.1:\(closed.port)")).events("/events") { got.append($0.data) }
+        XCTAssertThrowsError(try APIClient(address: try SocketAddress(parsing: "127.0.0.1:\(closed.port)")).events("/events") {
+            got.append($0.data)
+        }) { error in
+            XCTAssertEqual("\(error)", "cannot reach the control API at 127.0.0.1:\(closed.port): the API closed the connection before the answer ended")
+        }
         XCTAssertEqual(got, ["1"])
     }
 

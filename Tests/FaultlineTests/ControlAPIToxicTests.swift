@@ -174,7 +174,7 @@ extension ControlAPITests {
         XCTAssertEqual(plane.proxies["h"]?.faults.map(\.kind.name), ["http.respond"])
         create("a")
         assertError(send("POST", "/proxies/a/toxics", #"{"type":"redis.error","attributes":{"error":"LOADING"}}"#), 400,
-                    "bad request body: invalid fault 'redis.error': acts on Redis commands, and proxy 'a' speaks tcp (give it protocol: redis in a scenario, --protocol redis on faultline proxy)")
+                    #"bad request body: redis.error acts on Redis commands, and proxy a speaks tcp: create the proxy with "protocol":"redis" (faultline ctl create … --protocol redis)"#)
         XCTAssertEqual(plane.proxies["a"]?.faults.count, 0)
     }
 

@@ -98,8 +98,9 @@ public struct APIClient: Sendable {
     }
 
     /// Reads `path` (`/events?…`) as server-sent events, calling `receive` with each event as
-    /// it arrives, until the API ends the stream or closes the connection between chunks (a
-    /// server stopping); a stream cut inside a chunk, or silent for `streamSilence`, throws.
+    /// it arrives, until the API ends the stream (a server stopping sends its last chunk); a
+    /// stream cut before that (a server killed, a network gone), or silent for
+    /// `streamSilence`, throws: a watcher must not take a lost stream for a quiet one.
     public func events(_ path: String, receive: (ServerSentEvent) -> Void) throws(APIClientError) {
         let connection = try APIConnection(to: address, timeout: timeout)
         try connection.write(try requestBytes("GET", path, body: nil, contentType: nil, accept: "text/event-stream"))
@@ -112,7 +113,7 @@ public struct APIClient: Sendable {
             throw APIClientReply(status: head.status, reason: head.reason, headers: head.headers, body: body).refusal
         }
         var parser = ServerSentEventParser()
-        try connection.readBody(head.framing(), idle: Self.streamSilence, early: .endsBetweenChunks) { piece throws(APIClientError) in
+        try connection.readBody(head.framing(), idle: Self.streamSilence, early: .fails) { piece throws(APIClientError) in
             for event in try parser.feed(piece) { receive(event) }
         }
     }
@@ -268,9 +269,6 @@ final class APIConnection {
     enum EarlyEnd {
         /// An error: the answer is incomplete.
         case fails
-        /// The end of the body when it came between chunks (an event stream whose server
-        /// closed), an error inside one.
-        case endsBetweenChunks
         /// The end of what can be read (an error's text, read best-effort).
         case ends
     }
@@ -297,7 +295,7 @@ final class APIConnection {
             var decoder = ChunkedDecoder()
             while !decoder.isDone {
                 guard let piece = try take(idle: idle) else {
-                    if early == .ends || (early == .endsBetweenChunks && decoder.isBetweenChunks) { return }
+                    if early == .ends { return }
                     throw cut
                 }
                 let data = try decoder.feed(piece[...])

@@ -98,10 +98,6 @@ struct ChunkedDecoder {
     /// Whether the last chunk and the trailer have been read.
     var isDone: Bool { state == .done }
 
-    /// Whether the body stopped between chunks: at EOF, a chunk cut short is an error but a
-    /// stream closed between chunks (a server killed) is only an early end.
-    var isBetweenChunks: Bool { state == .size && line.isEmpty }
-
     /// Decodes `input`, returning the body bytes in it. Bytes after the last chunk are ignored.
     mutating func feed(_ input: ArraySlice<UInt8>) throws(APIClientError) -> [UInt8] {
         var out: [UInt8] = []

@@ -91,6 +91,7 @@ public final class APIServer {
             streams[ObjectIdentifier(stream)] = stream
             Self.addHeaders(headers, to: request)
             evhttp_send_reply_start(request, Int32(status), Self.reason(status))
+            stream.keepOpenWhileQuiet()
             start(stream)
         }
     }
@@ -196,6 +197,15 @@ final class EvhttpStream: APIStream {
         if let connection {
             evhttp_connection_set_closecb(connection, apiStreamClosed, Unmanaged.passUnretained(self).toOpaque())
         }
+    }
+
+    /// A stream's client sends nothing after its request, so the connection's 15 s read timeout
+    /// would cut every quiet stream; only the write timeout stays (a client that stops reading
+    /// for 15 s while events wait is dropped).
+    func keepOpenWhileQuiet() {
+        guard let connection, let bev = evhttp_connection_get_bufferevent(connection) else { return }
+        var write = timeval(tv_sec: 15, tv_usec: 0)
+        bufferevent_set_timeouts(bev, nil, &write)
     }
 
     @discardableResult

@@ -156,7 +156,29 @@ public final class ControlPlane {
     func addFault(_ fault: Fault, to name: String) throws(APIError) {
         let proxy = try proxy(name)
         guard !proxy.faults.contains(where: { $0.name == fault.name }) else { throw .toxicExists }
+        if let needed = Self.layerNeeded(by: fault, on: proxy) {
+            let ctl = needed.flag.map { " (faultline ctl create … \($0))" } ?? ""
+            throw .badBody("\(fault.kind.name) acts on \(needed.what), and proxy \(name) \(needed.has): create the proxy with \(needed.field)\(ctl)")
+        }
         do { try proxy.add(fault) } catch { throw .badBody("\(error)") }
+    }
+
+    /// What a fault needs that the proxy lacks, said for API users (the proxy's own message
+    /// speaks of scenario files and `faultline proxy` flags).
+    private static func layerNeeded(by fault: Fault, on proxy: Proxy)
+        -> (what: String, has: String, field: String, flag: String?)? {
+        let kind = fault.kind.name
+        let speaks = "speaks \(proxy.options.protocol.rawValue)"
+        if kind.hasPrefix("redis."), proxy.options.protocol != .redis {
+            return ("Redis commands", speaks, #""protocol":"redis""#, "--protocol redis")
+        }
+        if kind.hasPrefix("http."), proxy.options.protocol != .http {
+            return ("HTTP requests", speaks, #""protocol":"http""#, "--protocol http")
+        }
+        if kind.hasPrefix("tls."), proxy.options.tls == nil {
+            return ("TLS handshakes", "does not terminate TLS", #""tls":{"profile":"valid"}"#, nil)
+        }
+        return nil
     }
 
     /// The fault called `faultName` on proxy `name`.
