@@ -13,6 +13,11 @@ import XCTest
 /// cooldown puts its first probe inside the stall (it fails, the breaker reopens) and a
 /// later one after it. The checks ask for 1.5 s of quiet and a probe within 1.5 s after it.
 final class ExampleClientRunTests: ScenarioRunCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try skipLongClientRunUnderAddressSanitizer()
+    }
+
     private let quietLabel = "quiet_after_failures: {failures: 5, quiet: 1.5s} (during: stall, proxy: dependency)"
     private let probeLabel = "probe_after: {quiet: 1.5s, within: 1.5s} (during: stall, proxy: dependency)"
     private let recoveryLabel = "first_success_within: 3s (after: stall, proxy: dependency)"

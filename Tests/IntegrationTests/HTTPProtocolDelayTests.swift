@@ -84,6 +84,7 @@ final class HTTPProtocolDelayTests: HTTPProtocolCase {
     /// The breaker client (1 s timeouts, pybreaker fail_max 5, reset 2 s) and the storm (6
     /// workers, 1 s timeouts, asking again at once), side by side, each under its own run.
     func testBreakerPassesAndRetryStormFailsMaxRate() throws {
+        try skipLongClientRunUnderAddressSanitizer()
         let upstream = try pythonUpstream()
         let python = try TLSTools.python()
         var plans: [String: (scenario: String, command: [String])] = [:]

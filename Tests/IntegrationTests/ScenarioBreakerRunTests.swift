@@ -11,6 +11,11 @@ import XCTest
 /// 300 ms timeout) fails by far. The stall lasts 5 s and the run 7 s so that even a slow
 /// Python start sees the probe before the run ends.
 final class ScenarioBreakerRunTests: ScenarioRunCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try skipLongClientRunUnderAddressSanitizer()
+    }
+
     private let quietLabel = "quiet_after_failures: {failures: 5, quiet: 1s} (during: stall, proxy: dependency)"
     private let probeLabel = "probe_after: {quiet: 1s, within: 1.5s} (during: stall, proxy: dependency)"
 

@@ -7,6 +7,11 @@ import XCTest
 /// `first_success_within`, and a client that retries at once fails `max_connection_attempts`
 /// while nothing passes. The three 22 s runs go side by side, each with its own proxy port.
 final class ScenarioPooledClientRunTests: ScenarioRunCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try skipLongClientRunUnderAddressSanitizer()
+    }
+
     private let cutoffsLabel = "max_connection_attempts: 10 (during: cutoffs, proxy: redis)"
     private let stallLabel = "max_connection_attempts: 12 (during: stall, proxy: redis)"
     private let recoveryLabel = "first_success_within: 2s (during: recovery, proxy: redis)"

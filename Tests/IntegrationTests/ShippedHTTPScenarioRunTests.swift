@@ -17,6 +17,11 @@ import XCTest
 /// otherwise share the two cores with the correct clients' timing), each scenario with its own
 /// memory API. (HTTPProtocolCase skips the test when python3 lacks the clients' libraries.)
 final class ShippedHTTPScenarioRunTests: HTTPProtocolCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try skipLongClientRunUnderAddressSanitizer()
+    }
+
     private static let scenarios = ["memory-api-v2-404": "18080", "tracing-405": "18081",
                                     "memory-api-timeouts-breaker": "18082", "websocket-403-reconnect": "18083"]
 

@@ -8,6 +8,11 @@ import XCTest
 /// back for good); redis-loading (LOADING for 5 s) passes the correct client and fails the
 /// naive one, which retries at once. The four runs go side by side.
 final class ShippedRedisScenarioRunTests: ScenarioRunCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try skipLongClientRunUnderAddressSanitizer()
+    }
+
     private func shipped(_ name: String, listen: String, redis: UInt16) throws -> (path: String, port: UInt16) {
         let text = try String(contentsOfFile: "\(Self.packageRoot)/scenarios/\(name).yaml", encoding: .utf8)
         let port = try Sock.freePort()

@@ -7,6 +7,11 @@ import XCTest
 /// client retrying at once fails startup-race. (redis-py 8's own default retries back off, so
 /// the naive example is no storm there.) The four runs go side by side, each on its own port.
 final class ShippedScenarioRunTests: ScenarioRunCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try skipLongClientRunUnderAddressSanitizer()
+    }
+
     private struct Plan {
         let scenario: String
         let client: String

@@ -7,6 +7,11 @@ import XCTest
 /// its data to itself, exports again once the chain is whole, and passes; the same exporter
 /// with `--insecure` (ssl.CERT_NONE) sends spans over the broken chain and fails the run.
 final class TracingScenarioRunTests: ScenarioRunCase {
+    override func setUpWithError() throws {
+        try super.setUpWithError()
+        try skipLongClientRunUnderAddressSanitizer()
+    }
+
     private let rejectsLabel = "client_rejects_certificate: true (during: chain-broken, proxy: tracing)"
     private let recoveryLabel = "first_success_within: 2s (during: fixed, proxy: tracing)"
 
