@@ -104,9 +104,9 @@ final class ControlAPIStreamTests: IntegrationCase {
                 protocol: redis
             timeline:
               - phase: healthy
-                for: 1s
+                for: 1500ms
               - phase: outage
-                for: 2s
+                for: 1500ms
                 faults:
                   - redis.error: { error: LOADING }
             expect:
@@ -159,7 +159,7 @@ final class ControlAPIStreamTests: IntegrationCase {
         XCTAssertEqual(Set(ids).count, ids.count)
         let times = data.map { $0["time"] as? Double ?? -1 }
         XCTAssertEqual(times, times.sorted(), "times must not go back")
-        XCTAssertEqual(times[2] - times[0], 1.0, accuracy: 0.2, "the outage phase starts 1 s after healthy: \(times)")
+        XCTAssertEqual(times[2] - times[0], 1.5, accuracy: 0.2, "the outage phase starts 1.5 s after healthy: \(times)")
         XCTAssertLessThan(times[3] - times[2], 0.05)
 
         let fromRedis = events(redisOnly, end: "count")
