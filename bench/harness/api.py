@@ -5,6 +5,7 @@ redis-server, made with `POST /proxies`, with a 1 s downstream latency toxic on 
 Then, on one keep-alive HTTP/1.1 connection (a small raw-socket client: one request in flight,
 no pipelining):
 
+- 1 s of both calls below, not measured (a warm-up);
 - `GET /proxies` as fast as answers come, for a fixed time (5 s; BENCH_QUICK=1: 2 s);
 - toxic add + remove cycles (`POST /proxies/bench/toxics` a latency toxic `cycle`, then
   `DELETE /proxies/bench/toxics/cycle`) for the same time;
@@ -40,6 +41,7 @@ HELD = {"name": "latency_1s", "type": "latency", "stream": "downstream",
         "attributes": {"latency": 1000}}
 CYCLED = {"name": "cycle", "type": "latency", "stream": "downstream", "attributes": {"latency": 10}}
 DISABLE_DEADLINE_S = 10.0
+WARM_UP_S = 1.0
 PROBE_PAUSE_S = 0.0001  # between two connect() probes of the disabled proxy's port
 
 
@@ -225,6 +227,17 @@ def _cycles(t: Trial, client: KeepAlive, open_: int):
     yield f"cycle_{open_}_cpu", cpu, raw
 
 
+def _warm_up(client: KeepAlive) -> None:
+    """Both kinds of call for WARM_UP_S, not measured, so that the first measured run does not
+    also pay for the server's (and the client's) first calls."""
+    ends = time.perf_counter() + WARM_UP_S
+    while time.perf_counter() < ends:
+        _expect(client.request("GET", "/proxies"), 200, "GET /proxies")
+        _expect(client.request("POST", f"/proxies/{PROXY}/toxics", CYCLED), 200, "add the toxic")
+        _expect(client.request("DELETE", f"/proxies/{PROXY}/toxics/{CYCLED['name']}"), 204,
+                "remove the toxic")
+
+
 def _open(t: Trial, count: int) -> list[socket.socket]:
     """`count` idle links through the proxy, each connected on to the upstream."""
     baseline = established_to(t.upstream_port)
@@ -305,6 +318,7 @@ def _measure(section: APISection):
         links: list[socket.socket] = []
         try:
             _expect(client.request("GET", f"/proxies/{PROXY}/toxics"), 200, "list the toxics")
+            _warm_up(client)
             yield from _gets(t, client, 0)
             yield from _cycles(t, client, 0)
             links = _open(t, s.api_idle_links)
