@@ -86,6 +86,8 @@ public protocol APIStream: AnyObject {
     var pendingBytes: Int { get }
     /// Ends the answer (the last chunk).
     func finish()
+    /// Closes the connection now, discarding what it has not sent (a reader too slow to keep).
+    func drop()
     /// Called once when the client goes away (not after `finish()`).
     var onClose: (() -> Void)? { get set }
 }

@@ -6,8 +6,9 @@ import Logging
 /// The control API's HTTP server: libevent's evhttp on the proxies' loop, so a handler reads
 /// and changes proxies directly and an answer never waits for links to drain.
 ///
-/// evhttp bounds what a client can send (head 64 KB, body `readBody`, 15 s to send a request, as
-/// Toxiproxy's read timeout) and answers malformed requests itself (400) without calling us.
+/// evhttp bounds what a client can send (head 64 KB, body `readBody`, 15 s of silence, as
+/// Toxiproxy's read timeout) and answers malformed requests itself (400) without calling us;
+/// `RequestDeadlines` gives each request 15 s in all, however slowly its bytes come.
 /// A body over `maxBody` but within `readBody` is read whole and answered with the API's own 413,
 /// which a client still writing its body can read; past `readBody` evhttp refuses it unread.
 /// Accept failures (out of descriptors) pause accepting, 10 ms doubling to 1 s, logged at most
@@ -27,12 +28,14 @@ public final class APIServer {
     private var failureLog = AcceptFailureLog()
     private var resumeTimer: Timer?
     private var streams: [ObjectIdentifier: EvhttpStream] = [:]
+    private let deadlines: RequestDeadlines
 
     /// Binds `address` and serves every request through `handle`, on `loop`.
     public init(address requested: SocketAddress, loop: EventLoop, log: Logger,
                 handle: @escaping (APIRequest) -> APIReply) throws {
         self.log = log
         self.handle = handle
+        deadlines = RequestDeadlines(loop: loop)
         let (fd, bound) = try Listener.listeningSocket(requested, backlog: 128)
         address = bound
         guard let http = evhttp_new(loop.base) else {
@@ -62,11 +65,13 @@ public final class APIServer {
             | EVHTTP_REQ_PUT.rawValue | EVHTTP_REQ_DELETE.rawValue | EVHTTP_REQ_OPTIONS.rawValue | EVHTTP_REQ_PATCH.rawValue
         evhttp_set_allowed_methods(http, UInt16(methods))
         evhttp_set_gencb(http, apiRequestArrived, me)
+        evhttp_set_bevcb(http, apiConnectionMade, me)
         resumeTimer = Timer(loop: loop) { evconnlistener_enable(listener) }
     }
 
     deinit {
         resumeTimer?.cancel()
+        deadlines.cancelAll()
         streams.values.forEach { $0.detach() }
         apiServers[listener] = nil
         evhttp_free(http)
@@ -80,10 +85,13 @@ public final class APIServer {
     fileprivate func serve(_ request: OpaquePointer) {
         let parsed = Self.read(request)
         if parsed.body.count > Self.maxBody {
+            deadlines.served(request, streaming: false)
             let error = APIError("request body too large: \(parsed.body.count) bytes, at most \(Self.maxBody)", status: 413)
             return Self.send(error.response, to: request, head: false)
         }
-        switch handle(parsed) {
+        let reply = handle(parsed)
+        if case .stream = reply { deadlines.served(request, streaming: true) } else { deadlines.served(request, streaming: false) }
+        switch reply {
         case .response(let response):
             Self.send(response, to: request, head: parsed.method == "HEAD")
         case .stream(let status, let headers, let start):
@@ -95,6 +103,8 @@ public final class APIServer {
             start(stream)
         }
     }
+
+    fileprivate func connectionMade(_ base: OpaquePointer) -> OpaquePointer? { deadlines.make(base) }
 
     fileprivate func acceptFailed(_ code: Int32) {
         evconnlistener_disable(listener)
@@ -232,6 +242,14 @@ final class EvhttpStream: APIStream {
         forget(self)
     }
 
+    func drop() {
+        guard request != nil, let connection else { return }
+        request = nil
+        evhttp_connection_set_closecb(connection, nil, nil)
+        evhttp_connection_free(connection)
+        forget(self)
+    }
+
     /// The server is being freed: forget the request without writing.
     func detach() {
         if request != nil, let connection { evhttp_connection_set_closecb(connection, nil, nil) }
@@ -246,6 +264,11 @@ final class EvhttpStream: APIStream {
         forget(self)
         callback?()
     }
+}
+
+private func apiConnectionMade(_ base: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) -> OpaquePointer? {
+    guard let base, let arg else { return nil }
+    return Unmanaged<APIServer>.fromOpaque(arg).takeUnretainedValue().connectionMade(base)
 }
 
 private func apiRequestArrived(_ request: OpaquePointer?, _ arg: UnsafeMutableRawPointer?) {

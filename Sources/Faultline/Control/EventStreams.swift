@@ -3,8 +3,8 @@
 ///
 /// Each event goes out as `id: N`, `event: KIND` and `data: {json}` (the `Event.json` shape),
 /// and a comment line every 15 s keeps idle connections open through proxies and lets a
-/// client notice a dead server. A client that stops reading is closed once 4 MB wait unread:
-/// the stream never grows without bound and never slows the proxy.
+/// client notice a dead server. A client that stops reading is disconnected once 4 MB wait
+/// unread, its buffer freed: the stream never grows without bound and never slows the proxy.
 final class EventStreams {
     /// Unread bytes after which a stream is closed.
     static let maxPending = 4 << 20
@@ -13,6 +13,7 @@ final class EventStreams {
     private lazy var heartbeat = Timer(loop: loop) { [unowned self] in beat() }
     private let loop: EventLoop
 
+    /// Run-level events (phases, the command) concern every proxy: a `proxy` filter lets them through.
     private final class Subscriber {
         let stream: any APIStream
         let proxies: Set<String>
@@ -24,7 +25,7 @@ final class EventStreams {
         }
 
         func wants(_ event: Event, kind: String) -> Bool {
-            (proxies.isEmpty || event.proxy.map(proxies.contains) == true) && (kinds.isEmpty || kinds.contains(kind))
+            (proxies.isEmpty || event.proxy.map(proxies.contains) ?? true) && (kinds.isEmpty || kinds.contains(kind))
         }
     }
 
@@ -62,9 +63,10 @@ final class EventStreams {
         var text: String?
         for (key, subscriber) in streams where subscriber.wants(event, kind: kind) {
             if subscriber.stream.pendingBytes > Self.maxPending {
-                subscriber.stream.send(": closed: more than 4 MB of events unread\n\n")
+                // Closed, not ended: its unsent megabytes go at once (ending it would keep them
+                // for as long as the client trickles), and the client sees the stream cut.
                 streams[key] = nil
-                subscriber.stream.finish()
+                subscriber.stream.drop()
                 continue
             }
             if text == nil {
