@@ -10,6 +10,9 @@ public final class ScenarioControl {
     private let plane: ControlPlane
     private let log: Logger
     private var run: ScenarioRun?
+    /// Runs replaced while their proxies still drain (stopped, then another started at once):
+    /// their proxies call back into their session when drained, so it must outlive them.
+    private var retiring: [ObjectIdentifier: ScenarioRun] = [:]
     /// Whether the API is served by `faultline run` (its scenario is the only one).
     private var servedByRun = false
 
@@ -73,7 +76,9 @@ public final class ScenarioControl {
             try session.start { [weak self, weak started] outcome in
                 guard let self, let started else { return }
                 started.finish(verdicts: started.evaluator.verdicts(endTime: outcome.duration), stopped: started.stopRequested)
+                started.reported = true
                 plane.release(started.session.proxies.keys)
+                retiring[ObjectIdentifier(started)] = nil
                 log.info("scenario \(started.scenario.name) ended: \(started.state.rawValue)")
             }
         } catch {
@@ -81,6 +86,7 @@ public final class ScenarioControl {
             plane.release(session.proxies.keys)
             throw ControlPlane.listenFailure(error)
         }
+        if let previous = run, !previous.reported { retiring[ObjectIdentifier(previous)] = previous }
         run = started
         log.info("scenario \(scenario.name) started (seed \(seed))")
         return .json(started.json(now: session.bus.now), status: 201)
@@ -129,6 +135,8 @@ final class ScenarioRun {
     private(set) var finalVerdicts: [Verdict]?
     private var endedAt: Duration?
     var stopRequested = false
+    /// The session has reported its end: its proxies are drained and released.
+    var reported = false
 
     init(scenario: Scenario, session: RunSession, evaluator: ExpectationEvaluator, seed: UInt64) {
         self.scenario = scenario
