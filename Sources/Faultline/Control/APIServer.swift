@@ -21,6 +21,8 @@ public final class APIServer {
     /// The largest body read before answering 413 (beyond it evhttp closes the connection).
     static let readBody = 16 << 20
     private let http: OpaquePointer
+    /// Held so that the `event_base` outlives `evhttp_free` in deinit.
+    private let loop: EventLoop
     private let listener: OpaquePointer
     private let log: Logger
     private let handle: (APIRequest) -> APIReply
@@ -35,6 +37,7 @@ public final class APIServer {
                 handle: @escaping (APIRequest) -> APIReply) throws {
         self.log = log
         self.handle = handle
+        self.loop = loop
         deadlines = RequestDeadlines(loop: loop)
         let (fd, bound) = try Listener.listeningSocket(requested, backlog: 128)
         address = bound

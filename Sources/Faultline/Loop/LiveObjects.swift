@@ -26,8 +26,12 @@ public struct LiveObjects: Equatable, Sendable, CustomStringConvertible {
 }
 
 /// Held by an object of a counted kind: counts it on its loop from creation to deinit.
+///
+/// It holds the loop strongly: an object whose events live on the loop's `event_base` keeps the
+/// base alive until it has freed them, whatever order a caller's locals are released in (a
+/// release build freed the loop before the API server's timers, and their deinit trapped).
 struct LiveToken: ~Copyable {
-    private unowned let loop: EventLoop
+    private let loop: EventLoop
     private let kind: LiveObjects.Kind
 
     init(_ kind: LiveObjects.Kind, on loop: EventLoop) {

@@ -5,6 +5,8 @@ import Glibc
 /// immediate exit, the way users expect from a foreground server.
 public final class ShutdownSignals {
     private var events: [OpaquePointer] = []
+    /// Held so that the `event_base` outlives the signal events freed in deinit.
+    private let loop: EventLoop
     private var received = 0
     private let onFirst: (Int32) -> Void
     private let onSecond: ((Int32) -> Void)?
@@ -13,6 +15,7 @@ public final class ShutdownSignals {
     /// second one exits at once, or runs `onSecond` when given (which must end quickly: a
     /// third signal exits at once).
     public init(loop: EventLoop, onFirst: @escaping (Int32) -> Void, onSecond: ((Int32) -> Void)? = nil) {
+        self.loop = loop
         self.onFirst = onFirst
         self.onSecond = onSecond
         let me = Unmanaged.passUnretained(self).toOpaque()
