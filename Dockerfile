@@ -18,6 +18,6 @@ RUN apt-get update -qq \
 COPY --from=build /usr/local/bin/faultline /usr/local/bin/faultline
 COPY scenarios /scenarios
 # The control API's port, as Toxiproxy's image: `docker run -p 8474:8474 IMAGE serve --api 0.0.0.0:8474 --token …`
-# (inside a container the API must listen beyond loopback, so it needs a token).
+# (inside a container the API must listen beyond loopback, so it needs a token, or --insecure-no-token).
 EXPOSE 8474
 ENTRYPOINT ["faultline"]

@@ -17,10 +17,16 @@ struct APIOptions: ParsableArguments {
                                + "also read from FAULTLINE_API_TOKEN.", valueName: "token"))
     var token: String?
 
+    @Flag(name: .customLong("insecure-no-token"),
+          help: ArgumentHelp("Serve an API address other hosts can reach without a token: for containers whose clients "
+                             + "(Toxiproxy's) cannot send one. Anyone who reaches the port can then drive the proxies."))
+    var insecureNoToken = false
+
     /// The address to serve on, or nil when `run` was not asked to serve.
     func address(default fallback: String?) throws -> SocketAddress? {
         guard let text = api ?? fallback else {
             if token != nil { throw InputError("--token", "needs --api: the token guards the control API") }
+            if insecureNoToken { throw InputError("--insecure-no-token", "needs --api") }
             return nil
         }
         do { return try SocketAddress(parsing: text) } catch { throw InputError("--api", error) }
@@ -31,11 +37,13 @@ struct APIOptions: ParsableArguments {
         token ?? ProcessInfo.processInfo.environment["FAULTLINE_API_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    /// Serves `plane` on `address`; a refused address or token is the user's to fix (exit 2).
-    static func serve(_ plane: ControlPlane, on address: SocketAddress, token: String?,
-                      log: Logger) throws -> ControlServer {
+    /// Serves `plane` on the address, with these options' token and waiver.
+    func serve(_ plane: ControlPlane, on address: SocketAddress, log: Logger) throws -> ControlServer {
+        if insecureNoToken, resolvedToken != nil {
+            throw InputError("--insecure-no-token", "and a token (--token or FAULTLINE_API_TOKEN) contradict each other; give one")
+        }
         do {
-            return try ControlServer(address: address, plane: plane, token: token, log: log)
+            return try ControlServer(address: address, plane: plane, token: resolvedToken, openToNetwork: insecureNoToken, log: log)
         } catch let error as ControlServerError {
             if case .weakToken = error { throw InputError("--token", error) }
             throw InputError("--api", error)

@@ -11,7 +11,7 @@ struct RunCommand: ParsableCommand {
         // The generated usage writes `-- [<cmd> ...]`, as if -- were required without a command.
         usage: """
             faultline run <scenario.yaml> [--junit <file>] [--seed <seed>] [--kill-after <duration>] \
-            [--stop-with-command] [--api <addr> [--token <token>]] [--log-level <log-level>] [-- <cmd> ...]
+            [--stop-with-command] [--api <addr> [--token <token> | --insecure-no-token]] [--log-level <log-level>] [-- <cmd> ...]
             """,
         discussion: """
             Options go before --: everything after it is the command under test and its own \
@@ -108,7 +108,7 @@ struct RunCommand: ParsableCommand {
         evaluator.subscribe(to: session.bus)
         let control = try apiAddress.map { address in
             let plane = ControlPlane(loop: loop, bus: session.bus, seed: runSeed, log: log)
-            let server = try APIOptions.serve(plane, on: address, token: apiOptions.resolvedToken, log: log)
+            let server = try apiOptions.serve(plane, on: address, log: log)
             server.api.scenarios.attach(session, scenario: loaded, evaluator: evaluator, seed: runSeed)
             FaultlineCommand.printError("control API on http://\(server.address)")
             return server

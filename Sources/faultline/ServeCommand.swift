@@ -61,7 +61,7 @@ struct ServeCommand: ParsableCommand {
         }
         let server: ControlServer
         do {
-            server = try APIOptions.serve(plane, on: address, token: apiOptions.resolvedToken, log: log)
+            server = try apiOptions.serve(plane, on: address, log: log)
         } catch {
             plane.shutdown(grace: .zero) {}
             throw error

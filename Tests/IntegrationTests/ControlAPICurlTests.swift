@@ -346,12 +346,30 @@ final class ControlAPICurlTests: IntegrationCase {
         expect(try call("GET", "/nothing", nil, ["-H", "Authorization: Bearer wrong"]), "HTTP/1.1 401 Unauthorized", Self.text, refusal, routed: false)
     }
 
+    /// `--insecure-no-token`: an API beyond loopback without a token, said in the log; Toxiproxy's
+    /// clients (which cannot send a token) reach it as they reach Toxiproxy.
+    func testInsecureNoTokenServesBeyondLoopbackWithAWarning() throws {
+        let process = try ChildProcess.spawn(try faultlineBinary(), ["serve", "--api", "0.0.0.0:24743", "--insecure-no-token"])
+        defer { _ = process.stop() }
+        XCTAssertTrue(process.waitForStderr(containing: "API listening on http://0.0.0.0:24743", timeout: 10), process.stderrText)
+        XCTAssertTrue(process.stderrText.contains(
+            "warning faultline: [Faultline] the API on 0.0.0.0:24743 takes requests from anyone who can reach it, without a token (--insecure-no-token)"),
+            process.stderrText)
+        let (status, stdout, _) = try runCommand("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", "http://127.0.0.1:24743/proxies"], timeout: 10)
+        XCTAssertEqual(status, .exited(0))
+        XCTAssertEqual(stdout, "200")
+    }
+
     // MARK: - serve at start
 
     func testServeRefusesUnsafeOrBrokenStarts() throws {
         let exposed = try runFaultline(["serve", "--api", "0.0.0.0:24740"], in: NSTemporaryDirectory(), timeout: 10)
         XCTAssertEqual(exposed.0, .exited(2), exposed.stderr)
-        XCTAssertEqual(exposed.stderr, "faultline: --api: 0.0.0.0:24740 is reachable from other hosts: give --token (at least 16 characters) so only holders of it can drive the proxies, or listen on 127.0.0.1\n")
+        XCTAssertEqual(exposed.stderr, "faultline: --api: 0.0.0.0:24740 is reachable from other hosts: give --token (at least 16 characters) so only holders of it can drive the proxies, or listen on 127.0.0.1 (in a container whose clients cannot send a token, e.g. Toxiproxy's, --insecure-no-token)\n")
+        let both = try runFaultline(["serve", "--api", "0.0.0.0:24740", "--insecure-no-token", "--token", String(repeating: "a", count: 16)],
+                                    in: NSTemporaryDirectory(), timeout: 10)
+        XCTAssertEqual(both.0, .exited(2), both.stderr)
+        XCTAssertEqual(both.stderr, "faultline: --insecure-no-token: and a token (--token or FAULTLINE_API_TOKEN) contradict each other; give one\n")
         let short = try runFaultline(["serve", "--api", "127.0.0.1:24741", "--token", "fifteen-chars15"], in: NSTemporaryDirectory(), timeout: 10)
         XCTAssertEqual(short.0, .exited(2), short.stderr)
         XCTAssertEqual(short.stderr, "faultline: --token: the token must be at least 16 characters without spaces (e.g. openssl rand -hex 16)\n")

@@ -10,9 +10,13 @@ public final class ControlServer {
 
     /// Binds `address` and serves `plane`. A non-loopback address needs a `token`: anyone who
     /// can reach the port could otherwise cut the traffic of every service behind the proxies.
-    public init(address: SocketAddress, plane: ControlPlane, token: String?, log: Logger) throws {
+    /// `openToNetwork` waives that, said out loud in the log: inside a container the API must
+    /// listen beyond loopback, and Toxiproxy's clients cannot send a token.
+    public init(address: SocketAddress, plane: ControlPlane, token: String?, openToNetwork: Bool = false,
+                log: Logger) throws {
         if token == nil, !address.isLoopback {
-            throw ControlServerError.tokenRequired(address)
+            guard openToNetwork else { throw ControlServerError.tokenRequired(address) }
+            log.warning("the API on \(address) takes requests from anyone who can reach it, without a token (--insecure-no-token)")
         }
         if let token, token.utf8.count < 16 || token.contains(where: { $0.isWhitespace }) {
             throw ControlServerError.weakToken
@@ -43,7 +47,7 @@ public enum ControlServerError: Error, CustomStringConvertible {
     public var description: String {
         switch self {
         case .tokenRequired(let address):
-            "\(address) is reachable from other hosts: give --token (at least 16 characters) so only holders of it can drive the proxies, or listen on 127.0.0.1"
+            "\(address) is reachable from other hosts: give --token (at least 16 characters) so only holders of it can drive the proxies, or listen on 127.0.0.1 (in a container whose clients cannot send a token, e.g. Toxiproxy's, --insecure-no-token)"
         case .weakToken:
             "the token must be at least 16 characters without spaces (e.g. openssl rand -hex 16)"
         }
