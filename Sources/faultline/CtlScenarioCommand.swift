@@ -34,6 +34,9 @@ struct CtlScenarioStart: ParsableCommand {
     @Flag(help: "Print the API's JSON answer instead.")
     var json = false
 
+    @Flag(help: "Wait for the scenario to end, print its verdict and exit as faultline run does (0 passed, 1 failed or stopped).")
+    var wait = false
+
     func run() throws {
         guard let data = FileManager.default.contents(atPath: file) else {
             let reason = FileManager.default.fileExists(atPath: file) ? "cannot be read" : "no such file"
@@ -56,6 +59,7 @@ struct CtlScenarioStart: ParsableCommand {
                 }
                 throw reply.refusal
             }
+            if wait { return try CtlScenarioText.waitAndReport(client, json: json) }
             if json { return CtlOutput.raw(reply) }
             CtlScenarioText.summary(try CtlOutput.object(reply.json, "the scenario's state")).forEach(CtlOutput.line)
         }
@@ -70,7 +74,9 @@ struct CtlScenarioStatus: ParsableCommand {
         discussion: """
             The first line is `scenario NAME: STATE…`; then one line per expectation \
             (PASS, FAIL, ERROR, or PENDING while its window has not come), as faultline run \
-            prints them; once the scenario has ended, the summary line.
+            prints them, marked `(so far)` while the scenario plays; once it has ended, the \
+            summary line. Exit status: 1 when the scenario ended failed or stopped, else 0; \
+            with --wait it first waits for the end (a CI step that started it).
             """)
 
     @OptionGroup var options: CtlOptions
@@ -78,11 +84,17 @@ struct CtlScenarioStatus: ParsableCommand {
     @Flag(help: "Print the API's JSON answer (GET /scenarios/current) instead.")
     var json = false
 
+    @Flag(help: "Wait for the scenario to end, then print its verdict.")
+    var wait = false
+
     func run() throws {
         try options.perform { client in
+            if wait { return try CtlScenarioText.waitAndReport(client, json: json) }
             let reply = try client.request("GET", "/scenarios/current")
             if json { return CtlOutput.raw(reply) }
-            CtlScenarioText.summary(try CtlOutput.object(reply.json, "the scenario's state")).forEach(CtlOutput.line)
+            let state = try CtlOutput.object(reply.json, "the scenario's state")
+            CtlScenarioText.summary(state).forEach(CtlOutput.line)
+            try CtlScenarioText.exitByVerdict(state)
         }
     }
 }
@@ -101,7 +113,9 @@ struct CtlScenarioStop: ParsableCommand {
         try options.perform { client in
             let reply = try client.request("DELETE", "/scenarios/current")
             if json { return CtlOutput.raw(reply) }
-            CtlScenarioText.summary(try CtlOutput.object(reply.json, "the scenario's state")).forEach(CtlOutput.line)
+            let state = try CtlOutput.object(reply.json, "the scenario's state")
+            CtlScenarioText.summary(state).forEach(CtlOutput.line)
+            try CtlScenarioText.exitByVerdict(state)
         }
     }
 }
@@ -153,7 +167,9 @@ enum CtlScenarioText {
                 let label = CtlOutput.text(entry, "label")
                 let observed = CtlOutput.text(entry, "observed")
                 let word = status.uppercased()
-                lines.append(word + String(repeating: " ", count: max(0, 5 - word.count)) + " \(label) — \(observed)")
+                // A verdict the rest of the scenario can still change says so.
+                let soFar = entry["final"] != .bool(true) && status != "pending" ? " (so far)" : ""
+                lines.append(word + String(repeating: " ", count: max(0, 5 - word.count)) + " \(label) — \(observed)\(soFar)")
                 if entry["final"] != .bool(true) { final = false }
                 if let judged = Verdict.Status(rawValue: status) {
                     verdicts.append(Verdict(label: label, kind: CtlOutput.text(entry, "kind"), status: judged, observed: observed))
@@ -164,6 +180,26 @@ enum CtlScenarioText {
             lines.append(VerdictReport.summary(verdicts, scenario: name))
         }
         return lines.map(TerminalText.escaped)
+    }
+
+    /// Exit 1 for a scenario that ended failed or stopped, as `faultline run` does; 0 else.
+    static func exitByVerdict(_ state: JSONObject) throws {
+        let ended = CtlOutput.text(state, "state")
+        if ended == "failed" || ended == "stopped" { throw ExitCode(1) }
+    }
+
+    /// Polls `/scenarios/current` until the scenario is no longer running, then prints it and
+    /// exits by its verdict.
+    static func waitAndReport(_ client: APIClient, json: Bool) throws {
+        while true {
+            let reply = try client.request("GET", "/scenarios/current")
+            let state = try CtlOutput.object(reply.json, "the scenario's state")
+            if CtlOutput.text(state, "state") != "running" {
+                if json { CtlOutput.raw(reply) } else { summary(state).forEach(CtlOutput.line) }
+                return try exitByVerdict(state)
+            }
+            usleep(250_000)
+        }
     }
 
     private static func number(_ value: JSONValue?) -> String {

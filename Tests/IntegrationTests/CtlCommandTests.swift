@@ -270,7 +270,7 @@ final class CtlCommandTests: ScenarioRunCase {
         XCTAssertEqual(started.termination, .exited(0), "\(started)")
         assertLines(started.lines, [
             #"scenario quiet: running, phase first, 0\.\d{3} s of 60\.000 s, seed 42"#,
-            #"PASS  max_connection_attempts: 100 — max_connection_attempts 0 ≤ 100"#,
+            #"PASS  max_connection_attempts: 100 — max_connection_attempts 0 ≤ 100 \(so far\)"#,
             #"PENDING max_connection_attempts: 100 \(during: second\) — phase second has not started"#,
         ], "\(started)")
         try expect(["ctl", "scenario", "start", good, "--api", serve.api], status: 1, stderr: [
@@ -282,7 +282,7 @@ final class CtlCommandTests: ScenarioRunCase {
         XCTAssertEqual(status.termination, .exited(0), "\(status)")
         assertLines(status.lines, [
             #"scenario quiet: running, phase first, \d+\.\d{3} s of 60\.000 s, seed 42"#,
-            #"PASS  max_connection_attempts: 100 — max_connection_attempts 0 ≤ 100"#,
+            #"PASS  max_connection_attempts: 100 — max_connection_attempts 0 ≤ 100 \(so far\)"#,
             #"PENDING max_connection_attempts: 100 \(during: second\) — phase second has not started"#,
         ], "\(status)")
         let json = try run(["ctl", "scenario", "status", "--json", "--api", serve.api])
@@ -291,7 +291,7 @@ final class CtlCommandTests: ScenarioRunCase {
         XCTAssertEqual(state["phase"] as? String, "first")
 
         let stopped = try run(["ctl", "scenario", "stop", "--api", serve.api])
-        XCTAssertEqual(stopped.termination, .exited(0), "\(stopped)")
+        XCTAssertEqual(stopped.termination, .exited(1), "a stopped scenario exits 1, as an interrupted run does: \(stopped)")
         // Stopped in its first phase: the second phase's expectation cannot be judged.
         assertLines(stopped.lines, [
             #"scenario quiet: stopped, \d+\.\d{3} s of 60\.000 s, seed 42"#,
@@ -302,6 +302,29 @@ final class CtlCommandTests: ScenarioRunCase {
         try expect(["ctl", "scenario", "stop", "--api", serve.api], status: 1, stderr: ["faultline: HTTP 404: no scenario is running"])
         let after = try run(["ctl", "scenario", "status", "--api", serve.api])
         XCTAssertEqual(after.lines, stopped.lines, "the last verdict stays readable")
+        XCTAssertEqual(after.termination, .exited(1), "\(after)")
+
+        // --wait: a CI step starts a scenario and gets its verdict as an exit status.
+        let short = try writeScenario("short", """
+            name: short
+            seed: 7
+            proxies:
+              api:
+                listen: 127.0.0.1:\(listen)
+                upstream: 127.0.0.1:\(upstream)
+            timeline:
+              - phase: only
+                for: 1s
+            expect:
+              - max_connection_attempts: 100
+            """)
+        let waited = try run(["ctl", "scenario", "start", short, "--wait", "--api", serve.api])
+        XCTAssertEqual(waited.termination, .exited(0), "\(waited)")
+        assertLines(waited.lines, [
+            #"scenario short: passed, 1\.\d{3} s of 1\.000 s, seed 7"#,
+            #"PASS  max_connection_attempts: 100 — max_connection_attempts 0 ≤ 100"#,
+            #"short: the expectation held"#,
+        ], "\(waited)")
         XCTAssertEqual(serve.process.stop(grace: 5), .exited(0))
     }
 
