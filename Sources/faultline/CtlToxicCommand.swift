@@ -162,9 +162,14 @@ enum CtlToxicValues {
         return object
     }
 
-    /// An attribute's value: a JSON number exactly as written, a boolean, or text.
+    /// An attribute's value: a JSON number exactly as written, a boolean, a list written as
+    /// scenarios write one (`[GET, SET]`, sent as a JSON list of words), or text.
     static func value(_ text: String) -> JSONValue {
         if text == "true" || text == "false" { return .bool(text == "true") }
+        if text.hasPrefix("["), text.hasSuffix("]") {
+            let words = text.dropFirst().dropLast().split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+            return .array(words.filter { !$0.isEmpty }.map { .string($0) })
+        }
         if case .number(let number)? = try? JSONParser.parse(text), number == text { return .number(text) }
         return .string(text)
     }

@@ -18,6 +18,22 @@ extension ControlAPITests {
 
     // MARK: toxics
 
+    /// Toxic names go into the same URLs, logs and labels as proxy names, under the same rules;
+    /// `tcp.latency` is Toxiproxy's `latency` under faultline's name, and errors say so.
+    func testToxicNamesAndTheTCPAliases() {
+        create("a")
+        for name in ["a/b", "..", ".", "line\nbreak"] {
+            let body = JSONValue.object(JSONObject(["type": .string("latency"), "name": .string(name)])).text
+            assertError(send("POST", "/proxies/a/toxics", body), 400,
+                        "bad request body: name: '\(name)' cannot name a toxic: use printable characters without '/', at most 200 bytes, not . or ..")
+        }
+        XCTAssertEqual(plane.proxies["a"]?.faults.count, 0)
+        assertError(send("POST", "/proxies/a/toxics", #"{"type":"tcp.latency","attributes":{"ms":100}}"#), 400,
+                    "bad request body: attributes.ms: tcp.latency (tcp.latency is Toxiproxy's latency here: its attributes and units) has no such attribute; its attributes: latency, jitter")
+        let alias = addToxic(#"{"type":"tcp.latency","attributes":{"latency":100}}"#)
+        XCTAssertEqual(text(alias), toxicText("tcp.latency_downstream", type: "latency", attributes: #""latency":100,"jitter":0"#))
+    }
+
     func testToxicDefaults() {
         create("a")
         let latency = addToxic(#"{"type":"latency"}"#)

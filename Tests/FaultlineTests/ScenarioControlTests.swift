@@ -78,6 +78,18 @@ final class ScenarioControlTests: XCTestCase {
 
     // MARK: refusals
 
+    /// POST /reset, which test suites send between tests, leaves a playing scenario's proxies
+    /// and their timeline faults alone; the API's own proxies are reset.
+    func testResetLeavesAPlayingScenarioAlone() {
+        XCTAssertEqual(send("POST", "/scenarios", Self.scenario(phase: "30s")).status, 201)
+        XCTAssertEqual(send("POST", "/proxies", #"{"name":"mine","listen":"127.0.0.1:0","upstream":"127.0.0.1:9"}"#).status, 201)
+        XCTAssertEqual(send("POST", "/proxies/mine/toxics", #"{"type":"latency","attributes":{"latency":5}}"#).status, 200)
+        XCTAssertEqual(send("POST", "/reset").status, 204)
+        XCTAssertEqual(plane.proxies["p"]?.faults.map(\.kind.name), ["tcp.latency"], "the scenario's phase fault stays")
+        XCTAssertEqual(plane.proxies["mine"]?.faults.count, 0)
+        XCTAssertEqual(send("DELETE", "/scenarios/current").status, 200)
+    }
+
     func testNothingStartedYet() {
         assertError(send("GET", "/scenarios/current"), 404, "no scenario has been started")
         assertError(send("DELETE", "/scenarios/current"), 404, "no scenario is running")

@@ -100,8 +100,10 @@ public final class ControlPlane {
 
     /// Enables every proxy and removes every fault (`POST /reset`). Stops at the first proxy
     /// that cannot listen again, as Toxiproxy does (in name order here, so it is repeatable).
+    /// A playing scenario's proxies are left alone: its timeline owns their faults, and a test
+    /// suite resetting between tests must not silently strip them.
     func reset() throws(APIError) {
-        for (_, proxy) in proxies.sorted(by: { $0.key < $1.key }) {
+        for (name, proxy) in proxies.sorted(by: { $0.key < $1.key }) where !scenarioOwned.contains(name) {
             if !proxy.isEnabled { try Self.start(proxy) }
             proxy.removeAllFaults()
         }

@@ -55,6 +55,16 @@ public enum ControlServerError: Error, CustomStringConvertible {
 }
 
 extension SocketAddress {
+    /// Whether this is the any-address (`0.0.0.0` or `::`).
+    var isUnspecified: Bool {
+        withUnsafeBytes(of: storage) { raw -> Bool in
+            if family == AF_INET {
+                return raw.load(fromByteOffset: MemoryLayout<sockaddr_in>.offset(of: \.sin_addr)!, as: in_addr.self).s_addr == 0
+            }
+            return raw[8..<24].allSatisfy { $0 == 0 }
+        }
+    }
+
     /// Whether only this host can reach the address: 127.0.0.0/8, ::1, or ::ffff:127.x.
     public var isLoopback: Bool {
         withUnsafeBytes(of: storage) { raw -> Bool in

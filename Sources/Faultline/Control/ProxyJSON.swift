@@ -80,11 +80,12 @@ enum ProxyJSON {
     }
 
     /// Names go into URLs, logs and metrics labels: printable, no `/`, at most 200 bytes.
-    static func checkName(_ name: String) throws(APIError) {
+    /// `.` and `..` vanish from URLs (paths are cleaned), so such a name could never be reached.
+    static func checkName(_ name: String, field: String = "name", what: String = "a proxy") throws(APIError) {
         let printable = name.unicodeScalars.allSatisfy { $0.value >= 0x20 && $0.value != 0x7F && $0 != "/" }
-        // `.` and `..` vanish from URLs (paths are cleaned), so such a proxy could never be reached.
         guard printable, name.utf8.count <= 200, name != ".", name != ".." else {
-            throw .badBody("name: '\(name)' cannot name a proxy: use printable characters without '/', at most 200 bytes, not . or ..")
+            let shown = name.utf8.count > 60 ? String(name.prefix(60)) + "…" : name
+            throw .badBody("\(field): '\(shown)' cannot name \(what): use printable characters without '/', at most 200 bytes, not . or ..")
         }
     }
 

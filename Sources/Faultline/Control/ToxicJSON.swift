@@ -57,7 +57,8 @@ enum ToxicJSON {
             // named by its kind alone, as scenarios and --fault name it.
             name = kind.toxiproxy != nil || kind.directional ? "\(type)_\(direction)" : kind.name
         }
-        var given = try attributes(object["attributes"], of: kind)
+        try ProxyJSON.checkName(name, field: "name", what: "a toxic")
+        var given = try attributes(object["attributes"], of: kind, type: type)
         // Toxiproxy gives every attribute left out its zero value.
         for (attribute, _) in kind.toxiproxy?.attributes ?? [:] where given[attribute] == nil { given[attribute] = .number(0) }
         let toxic = Toxic(name: name, type: type, stream: direction, toxicity: try BodyReader.number(object, "toxicity") ?? 1,
@@ -71,7 +72,7 @@ enum ToxicJSON {
         let object = try BodyReader.object(body, known: fields, what: "a toxic")
         var toxic = existing.toxic
         var merged = toxic.attributes ?? [:]
-        for (key, value) in try attributes(object["attributes"], of: existing.kind) { merged[key] = value }
+        for (key, value) in try attributes(object["attributes"], of: existing.kind, type: toxic.type) { merged[key] = value }
         toxic.attributes = merged
         if let toxicity = try BodyReader.number(object, "toxicity") { toxic.toxicity = toxicity }
         return try fault(toxic)
@@ -89,11 +90,13 @@ enum ToxicJSON {
 
     /// `attributes`: an object whose values are numbers, text, true/false, lists of words or
     /// objects of named values (`headers`); `match` is flattened into its keys.
-    private static func attributes(_ value: JSONValue?, of kind: FaultKind) throws(APIError) -> [String: Toxic.AttributeValue] {
+    /// `type` is as the client sent it: `tcp.latency` is Toxiproxy's `latency` under faultline's
+    /// name (same attributes and units), and errors name what was sent.
+    private static func attributes(_ value: JSONValue?, of kind: FaultKind, type: String) throws(APIError) -> [String: Toxic.AttributeValue] {
         guard let value, value != .null else { return [:] }
         guard case .object(let object) = value else { throw .badBody("attributes must be an object, not \(value.typeName)") }
         if let names = kind.toxiproxy {
-            return try toxiproxyAttributes(object, names: names)
+            return try toxiproxyAttributes(object, names: names, type: type)
         }
         // name, direction and probability are the toxic's own fields, not attributes.
         let known = kind.parameters.map(\.name) + ["first", "every"]
@@ -119,12 +122,15 @@ enum ToxicJSON {
     }
 
     /// A Toxiproxy type's attributes: its own names only, whole numbers only (Go's int64).
-    private static func toxiproxyAttributes(_ object: JSONObject, names: ToxiproxyName) throws(APIError) -> [String: Toxic.AttributeValue] {
+    private static func toxiproxyAttributes(_ object: JSONObject, names: ToxiproxyName, type: String) throws(APIError) -> [String: Toxic.AttributeValue] {
         let known = names.attributes.map(\.key)
         var result: [String: Toxic.AttributeValue] = [:]
         for member in object.members {
             let field = "attributes.\(member.key)"
-            guard known.contains(member.key) else { throw unknown(field, known: known, type: names.type) }
+            guard known.contains(member.key) else {
+                let alias = type == names.type ? "" : " (\(type) is Toxiproxy's \(names.type) here: its attributes and units)"
+                throw unknown(field, known: known, type: type + alias)
+            }
             guard case .number(let text) = member.value, let number = Int64(text) else {
                 if case .number(let text) = member.value { throw .badBody("\(field) must be a whole number, not \(text)") }
                 throw .badBody("\(field) must be a whole number, not \(member.value.typeName)")

@@ -103,8 +103,11 @@ final class Listener {
         var one: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         Socket.setNoDelay(fd)
+        // IPv6-only, so `[::1]:P` and `127.0.0.1:P` can be two proxies; but `[::]:P`, every
+        // address, takes IPv4 clients too, as Go's (Toxiproxy's) listeners do.
         if address.family == AF_INET6 {
-            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &one, socklen_t(MemoryLayout<Int32>.size))
+            var only: Int32 = address.isUnspecified ? 0 : 1
+            setsockopt(fd, Int32(IPPROTO_IPV6), IPV6_V6ONLY, &only, socklen_t(MemoryLayout<Int32>.size))
         }
         guard address.withSockaddr({ bind(fd, $0, $1) }) == 0, listen(fd, backlog) == 0 else {
             let code = errno
