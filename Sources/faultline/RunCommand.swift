@@ -94,17 +94,10 @@ struct RunCommand: ParsableCommand {
                 log.warning("\(error); plain lines instead of the live view")
             }
         }
-        let session = RunSession(
-            proxies: loaded.proxies.map(ProxyPlan.init),
-            phases: loaded.timeline.map { phase in
-                Phase(name: phase.name, duration: phase.duration,
-                      faults: phase.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) })
-            },
-            wholeRun: loaded.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) },
-            seed: runSeed, command: command.isEmpty ? nil : command, stopWithCommand: stopWithCommand,
-            killAfter: grace, commandOutput: commandOutput, loop: loop, logger: log)
-        let namedRequests = Set(loaded.proxies.filter { $0.protocol != .tcp }.map(\.name))
-        let evaluator = ExpectationEvaluator(loaded.expectationSpecs, extractor: TCPFactExtractor(protocolProxies: namedRequests))
+        let session = RunSession(scenario: loaded, seed: runSeed, command: command.isEmpty ? nil : command,
+                                 stopWithCommand: stopWithCommand, killAfter: grace, commandOutput: commandOutput,
+                                 loop: loop, logger: log)
+        let evaluator = RunSession.evaluator(for: loaded)
         evaluator.subscribe(to: session.bus)
         let control = try apiAddress.map { address in
             let plane = ControlPlane(loop: loop, bus: session.bus, seed: runSeed, log: log)

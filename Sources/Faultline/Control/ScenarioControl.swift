@@ -57,16 +57,9 @@ public final class ScenarioControl {
             throw APIError("proxy \(proxy.name) already exists; delete it or rename the scenario's", status: 409)
         }
         let seed = scenario.seed ?? plane.seed
-        let session = RunSession(
-            proxies: scenario.proxies.map(ProxyPlan.init),
-            phases: scenario.timeline.map { phase in
-                Phase(name: phase.name, duration: phase.duration,
-                      faults: phase.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) })
-            },
-            wholeRun: scenario.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) },
-            seed: seed, command: nil, stopWithCommand: false, killAfter: .seconds(5), loop: plane.loop, logger: log)
-        let protocolProxies = Set(scenario.proxies.filter { $0.protocol != .tcp }.map(\.name))
-        let evaluator = ExpectationEvaluator(scenario.expectationSpecs, extractor: TCPFactExtractor(protocolProxies: protocolProxies))
+        let session = RunSession(scenario: scenario, seed: seed, command: nil, stopWithCommand: false,
+                                 killAfter: .seconds(5), loop: plane.loop, logger: log)
+        let evaluator = RunSession.evaluator(for: scenario)
         evaluator.subscribe(to: session.bus)
         let bus = plane.bus
         session.bus.subscribe { event in bus.emit(event.kind, proxy: event.proxy, link: event.link) }

@@ -110,6 +110,25 @@ public final class RunSession {
         proxies.values.forEach { $0.bus = bus }
     }
 
+    /// A session playing `scenario`'s proxies, timeline and whole-run faults.
+    public convenience init(scenario: Scenario, seed: UInt64, command: [String]?, stopWithCommand: Bool,
+                            killAfter: Duration, commandOutput: CommandTerminal? = nil, loop: EventLoop, logger: Logger) {
+        self.init(proxies: scenario.proxies.map(ProxyPlan.init),
+                  phases: scenario.timeline.map { phase in
+                      Phase(name: phase.name, duration: phase.duration,
+                            faults: phase.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) })
+                  },
+                  wholeRun: scenario.faults.map { PlacedFault(proxy: $0.proxy, fault: $0.fault) },
+                  seed: seed, command: command, stopWithCommand: stopWithCommand, killAfter: killAfter,
+                  commandOutput: commandOutput, loop: loop, logger: logger)
+    }
+
+    /// An evaluator of `scenario`'s expectations that counts requests on its protocol proxies.
+    public static func evaluator(for scenario: Scenario) -> ExpectationEvaluator {
+        let protocolProxies = Set(scenario.proxies.filter { $0.protocol != .tcp }.map(\.name))
+        return ExpectationEvaluator(scenario.expectationSpecs, extractor: TCPFactExtractor(protocolProxies: protocolProxies))
+    }
+
     /// Binds every proxy, starts the timeline, then the command; `onEnd` runs once on the loop.
     public func start(onEnd: @escaping (RunOutcome) -> Void) throws {
         self.onEnd = onEnd
