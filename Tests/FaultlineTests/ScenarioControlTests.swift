@@ -90,6 +90,29 @@ final class ScenarioControlTests: XCTestCase {
         XCTAssertEqual(send("DELETE", "/scenarios/current").status, 200)
     }
 
+    /// A toxic may not take the name of a fault a later phase places: that phase would fail to
+    /// start (or its end would remove the user's toxic).
+    func testToxicsCannotTakeTheTimelinesFaultNames() {
+        let yaml = """
+            name: later
+            proxies:
+              p: { listen: "127.0.0.1:0", upstream: "127.0.0.1:9" }
+            timeline:
+              - phase: one
+                for: 30s
+              - phase: two
+                for: 1s
+                faults:
+                  - tcp.latency: { ms: 10, name: slow }
+            """
+        XCTAssertEqual(send("POST", "/scenarios", yaml).status, 201)
+        let taken = send("POST", "/proxies/p/toxics", #"{"type":"latency","name":"slow"}"#)
+        XCTAssertEqual(taken.status, 409)
+        XCTAssertEqual(text(taken), #"{"error":"toxic name slow is used by the playing scenario's timeline on proxy p; give the toxic another name","status":409}"# + "\n")
+        XCTAssertEqual(send("POST", "/proxies/p/toxics", #"{"type":"latency","name":"mine"}"#).status, 200)
+        XCTAssertEqual(send("DELETE", "/scenarios/current").status, 200)
+    }
+
     func testNothingStartedYet() {
         assertError(send("GET", "/scenarios/current"), 404, "no scenario has been started")
         assertError(send("DELETE", "/scenarios/current"), 404, "no scenario is running")

@@ -29,12 +29,18 @@ public final class ControlPlane {
         self.log = log
     }
 
-    /// Takes in proxies a scenario made (already started or about to be).
-    public func adopt(_ scenarioProxies: [String: Proxy]) {
+    /// Names of the faults a scenario's timeline turns on, per proxy: a toxic may not take one
+    /// (the phase would fail to start, or its end would remove the user's toxic).
+    private var scenarioFaultNames: [String: Set<String>] = [:]
+
+    /// Takes in proxies a scenario made (already started or about to be), with the names of
+    /// the faults its timeline places on them.
+    public func adopt(_ scenarioProxies: [String: Proxy], scenario: Scenario) {
         for (name, proxy) in scenarioProxies {
             proxies[name] = proxy
             scenarioOwned.insert(name)
         }
+        for placed in scenario.allFaults { scenarioFaultNames[placed.proxy, default: []].insert(placed.fault.name) }
     }
 
     /// Lets go of a finished scenario's proxies (they were shut down by the run).
@@ -42,6 +48,7 @@ public final class ControlPlane {
         for name in names {
             proxies[name] = nil
             scenarioOwned.remove(name)
+            scenarioFaultNames[name] = nil
             onForget.forEach { $0(name) }
         }
     }
@@ -158,6 +165,9 @@ public final class ControlPlane {
     func addFault(_ fault: Fault, to name: String) throws(APIError) {
         let proxy = try proxy(name)
         guard !proxy.faults.contains(where: { $0.name == fault.name }) else { throw .toxicExists }
+        if scenarioFaultNames[name]?.contains(fault.name) == true {
+            throw APIError("toxic name \(fault.name) is used by the playing scenario's timeline on proxy \(name); give the toxic another name", status: 409)
+        }
         if let needed = Self.layerNeeded(by: fault, on: proxy) {
             let ctl = needed.flag.map { " (faultline ctl create … \($0))" } ?? ""
             throw .badBody("\(fault.kind.name) acts on \(needed.what), and proxy \(name) \(needed.has): create the proxy with \(needed.field)\(ctl)")

@@ -26,7 +26,7 @@ public final class ScenarioControl {
     public func attach(_ session: RunSession, scenario: Scenario, evaluator: ExpectationEvaluator, seed: UInt64) {
         servedByRun = true
         run = ScenarioRun(scenario: scenario, session: session, evaluator: evaluator, seed: seed)
-        plane.adopt(session.proxies)
+        plane.adopt(session.proxies, scenario: scenario)
     }
 
     /// The run serving the API ended: its verdict is final.
@@ -64,7 +64,7 @@ public final class ScenarioControl {
         let bus = plane.bus
         session.bus.subscribe { event in bus.emit(event.kind, proxy: event.proxy, link: event.link) }
         let started = ScenarioRun(scenario: scenario, session: session, evaluator: evaluator, seed: seed)
-        plane.adopt(session.proxies)
+        plane.adopt(session.proxies, scenario: scenario)
         do {
             try session.start { [weak self, weak started] outcome in
                 guard let self, let started else { return }
