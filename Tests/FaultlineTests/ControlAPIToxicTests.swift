@@ -18,6 +18,15 @@ extension ControlAPITests {
 
     // MARK: toxics
 
+    /// A number with a huge exponent is refused as written, at once (the JSON fuzzer found it
+    /// expanded into gigabytes of zeros).
+    func testHugeExponentIsRefusedAsWritten() {
+        XCTAssertEqual(send("POST", "/proxies", #"{"name":"h","listen":"127.0.0.1:0","upstream":"127.0.0.1:9","protocol":"http"}"#).status, 201)
+        let answer = send("POST", "/proxies/h/toxics", #"{"type":"http.respond","attributes":{"status":4e77777777777}}"#)
+        XCTAssertEqual(answer.status, 400)
+        XCTAssertTrue(text(answer).contains("4e77777777777"), text(answer))
+    }
+
     /// Toxic names go into the same URLs, logs and labels as proxy names, under the same rules;
     /// `tcp.latency` is Toxiproxy's `latency` under faultline's name, and errors say so.
     func testToxicNamesAndTheTCPAliases() {

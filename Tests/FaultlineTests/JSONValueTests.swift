@@ -131,4 +131,15 @@ final class JSONValueTests: XCTestCase {
         XCTAssertEqual(JSONValue.float(Float(0.000001)).text, "0.000001")
         XCTAssertEqual(JSONValue.float(Float(1e-7)).text, "1e-7")
     }
+
+    /// Numbers written out without exponent stay bounded: `1e999999999` (found by the JSON
+    /// fuzzer as a gigabyte allocation) is left as written, for the parameter to refuse.
+    func testDecimalTextLeavesHugeExponentsAlone() {
+        XCTAssertEqual(DecimalText.plain("1e-05"), "0.00001")
+        XCTAssertEqual(DecimalText.plain("1.5e+15"), "1500000000000000")
+        XCTAssertEqual(DecimalText.plain("2.0"), "2")
+        XCTAssertEqual(DecimalText.plain("1e64"), "1" + String(repeating: "0", count: 64))
+        XCTAssertEqual(DecimalText.plain("1e999999999"), "1e999999999")
+        XCTAssertEqual(DecimalText.plain("-3E-999999999"), "-3E-999999999")
+    }
 }

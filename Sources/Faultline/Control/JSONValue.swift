@@ -137,14 +137,19 @@ extension JSONValue {
 /// Number texts as Go and our parameter parsers want them, from Swift's shortest `description`.
 enum DecimalText {
     /// `1e-05` → `0.00001`, `1.5e+15` → `1500000000000000`, `2.0` → `2`: the same digits
-    /// without exponent or a `.0` on whole values.
+    /// without exponent or a `.0` on whole values. An exponent beyond ±64 leaves the text as it
+    /// is (no parameter takes such a number, and its refusal names it as written): written out,
+    /// `1e999999999` would be a gigabyte of zeros (the JSON fuzzer found that).
     static func plain(_ text: String) -> String {
         var digits = text
         var sign = ""
         if digits.hasPrefix("-") { sign = "-"; digits.removeFirst() }
         var exponent = 0
         if let e = digits.firstIndex(where: { $0 == "e" || $0 == "E" }) {
-            exponent = Int(String(digits[digits.index(after: e)...].filter { $0 != "+" })) ?? 0
+            guard let value = Int(String(digits[digits.index(after: e)...].filter { $0 != "+" })), abs(value) <= 64 else {
+                return text
+            }
+            exponent = value
             digits = String(digits[..<e])
         }
         let parts = digits.split(separator: ".", omittingEmptySubsequences: false)
