@@ -18,6 +18,15 @@ extension ControlAPITests {
 
     // MARK: toxics
 
+    /// Toxiproxy's bandwidth `rate` is KB/s of 1000 bytes (a millisecond per `rate` bytes); the
+    /// same body must give the same rate here, and read back as sent.
+    func testBandwidthRateIsToxiprosKilobytes() {
+        create("a")
+        let toxic = addToxic(#"{"type":"bandwidth","attributes":{"rate":100}}"#)
+        XCTAssertEqual(text(toxic), toxicText("bandwidth_downstream", type: "bandwidth", attributes: #""rate":100"#))
+        XCTAssertEqual(plane.proxies["a"]?.faults.first?.values["rate"], .count(100_000))
+    }
+
     /// A number with a huge exponent is refused as written, at once (the JSON fuzzer found it
     /// expanded into gigabytes of zeros).
     func testHugeExponentIsRefusedAsWritten() {

@@ -14,8 +14,12 @@ enum ToxicJSON {
         let toxic = fault.toxic
         var attributes = JSONObject()
         if let names = fault.kind.toxiproxy {
-            for (attribute, _) in names.attributes {
-                attributes[attribute] = value(toxic.attributes?[attribute] ?? .number(0))
+            for (attribute, parameter) in names.attributes {
+                if Self.isRate(parameter, of: fault.kind), case .count(let bytesPerSecond)? = fault.values[parameter] {
+                    attributes[attribute] = .int(bytesPerSecond / 1000)
+                } else {
+                    attributes[attribute] = value(toxic.attributes?[attribute] ?? .number(0))
+                }
             }
         } else {
             for parameter in fault.kind.parameters {
@@ -71,9 +75,21 @@ enum ToxicJSON {
     static func updated(_ existing: Fault, body: [UInt8]) throws(APIError) -> Fault {
         let object = try BodyReader.object(body, known: fields, what: "a toxic")
         var toxic = existing.toxic
-        var merged = toxic.attributes ?? [:]
-        for (key, value) in try attributes(object["attributes"], of: existing.kind, type: toxic.type) { merged[key] = value }
-        toxic.attributes = merged
+        if let names = existing.kind.toxiproxy {
+            // Merged as Toxiproxy shows them (its units: a rate in KB/s of 1000 bytes), then read.
+            guard case .object(let shown) = json(existing), case .object(var merged)? = shown["attributes"] else {
+                throw .badBody("the toxic's attributes cannot be read back")
+            }
+            if let given = object["attributes"], given != .null {
+                guard case .object(let changes) = given else { throw .badBody("attributes must be an object, not \(given.typeName)") }
+                for member in changes.members { merged[member.key] = member.value }
+            }
+            toxic.attributes = try toxiproxyAttributes(merged, names: names, kind: existing.kind, type: toxic.type)
+        } else {
+            var merged = toxic.attributes ?? [:]
+            for (key, value) in try attributes(object["attributes"], of: existing.kind, type: toxic.type) { merged[key] = value }
+            toxic.attributes = merged
+        }
         if let toxicity = try BodyReader.number(object, "toxicity") { toxic.toxicity = toxicity }
         return try fault(toxic)
     }
@@ -96,7 +112,7 @@ enum ToxicJSON {
         guard let value, value != .null else { return [:] }
         guard case .object(let object) = value else { throw .badBody("attributes must be an object, not \(value.typeName)") }
         if let names = kind.toxiproxy {
-            return try toxiproxyAttributes(object, names: names, type: type)
+            return try toxiproxyAttributes(object, names: names, kind: kind, type: type)
         }
         // name, direction and probability are the toxic's own fields, not attributes.
         let known = kind.parameters.map(\.name) + ["first", "every"]
@@ -122,7 +138,10 @@ enum ToxicJSON {
     }
 
     /// A Toxiproxy type's attributes: its own names only, whole numbers only (Go's int64).
-    private static func toxiproxyAttributes(_ object: JSONObject, names: ToxiproxyName, type: String) throws(APIError) -> [String: Toxic.AttributeValue] {
+    /// Toxiproxy's `rate` is in KB/s of 1000 bytes (it sleeps a millisecond per `rate` bytes),
+    /// where faultline's bare rates are KB of 1024: it is passed on in bytes.
+    private static func toxiproxyAttributes(_ object: JSONObject, names: ToxiproxyName, kind: FaultKind,
+                                            type: String) throws(APIError) -> [String: Toxic.AttributeValue] {
         let known = names.attributes.map(\.key)
         var result: [String: Toxic.AttributeValue] = [:]
         for member in object.members {
@@ -135,9 +154,19 @@ enum ToxicJSON {
                 if case .number(let text) = member.value { throw .badBody("\(field) must be a whole number, not \(text)") }
                 throw .badBody("\(field) must be a whole number, not \(member.value.typeName)")
             }
-            result[member.key] = .text(String(number))
+            if number > 0, let parameter = names.parameter(forAttribute: member.key), isRate(parameter, of: kind) {
+                let (bytes, overflow) = number.multipliedReportingOverflow(by: 1000)
+                guard !overflow else { throw .badBody("\(field): \(number) KB/s is out of range") }
+                result[member.key] = .text("\(bytes)B")
+            } else {
+                result[member.key] = .text(String(number))
+            }
         }
         return result
+    }
+
+    private static func isRate(_ parameter: String, of kind: FaultKind) -> Bool {
+        kind.parameters.first { $0.name == parameter }?.type == .rate
     }
 
     private static func unknown(_ field: String, known: [String], type: String) -> APIError {
