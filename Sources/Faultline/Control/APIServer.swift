@@ -260,8 +260,11 @@ final class EvhttpStream: APIStream {
     }
 
     fileprivate func closed() {
-        guard request != nil else { return }
-        request = nil
+        guard let request else { return }
+        // A client gone mid-stream: evhttp has taken the request off the connection (it was
+        // not done) and leaves freeing it to us; one still on the connection goes with it.
+        if evhttp_request_get_connection(request) == nil { evhttp_request_free(request) }
+        self.request = nil
         let callback = onClose
         onClose = nil
         forget(self)
