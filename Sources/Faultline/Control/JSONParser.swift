@@ -141,7 +141,10 @@ public struct JSONParser {
                 at += 2
                 let low = try hex4()
                 guard (0xDC00...0xDFFF).contains(low) else { throw error("a lone surrogate \\u\(String(high, radix: 16))", at: start) }
-                return Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00))!
+                guard let pair = Unicode.Scalar(0x10000 + ((high - 0xD800) << 10) + (low - 0xDC00)) else {
+                    throw error("a surrogate pair that is not a character", at: start)
+                }
+                return pair
             }
             guard let scalar = Unicode.Scalar(high) else { throw error("a lone surrogate \\u\(String(high, radix: 16))", at: start) }
             return scalar
