@@ -10,7 +10,8 @@ struct ProxyCommand: ParsableCommand {
         usage: "faultline proxy --listen <addr> --upstream <addr> [--protocol <protocol>] [--fault <spec> ...] "
             + "[--tls-profile <profile> [--tls-host <name> ...] [--tls-key <key>]] "
             + "[--upstream-tls [--upstream-ca <file>] [--upstream-sni <name>] [--upstream-insecure] [--upstream-no-verify]] "
-            + "[--connect-timeout <duration>] [--seed <seed>] [--no-splice] [--log-level <log-level>]",
+            + "[--connect-timeout <duration>] [--seed <seed>] [--no-splice] "
+            + "[--record <dir> [--capture-limit <size>] [--no-capture] [--no-redact]] [--log-level <log-level>]",
         discussion: """
             Examples:
               faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379
@@ -21,6 +22,7 @@ struct ProxyCommand: ParsableCommand {
               faultline proxy --listen 127.0.0.1:16380 --upstream redis.internal:6380 --upstream-tls --upstream-ca ca.pem
               faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379 --protocol redis --fault redis.reject_auth:first=3
               faultline proxy --listen 127.0.0.1:18080 --upstream 127.0.0.1:8080 --protocol http --fault 'http.respond:status=404,path=/api/v2/*'
+              faultline proxy --listen 127.0.0.1:16379 --upstream 127.0.0.1:6379 --protocol redis --record rec/
               (a comma inside a --fault value is written \\, : --fault 'http.respond:status=503,body={"a":1\\,"b":2}')
 
             TLS profiles (--tls-profile), as a verifying client meets them at handshake:
@@ -105,10 +107,13 @@ struct ProxyCommand: ParsableCommand {
     @Flag(help: "Never splice: move every byte through the process (for comparison and debugging).")
     var noSplice = false
 
+    @OptionGroup var recording: RecordOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         let proxyProtocol = try OptionValues.proxyProtocol(`protocol`)
+        let recordingOptions = try recording.options()
         let seed = try OptionValues.seed(seed)
         var options = ProxyOptions()
         options.protocol = proxyProtocol
@@ -135,6 +140,9 @@ struct ProxyCommand: ParsableCommand {
         proxy.dataPath = noSplice ? .buffered : .splice
         proxy.seed = seed ?? UInt64.random(in: 0...UInt64(UInt32.max))
         if !faultList.isEmpty { log.info("seed \(proxy.seed) (pass --seed \(proxy.seed) to repeat these decisions)") }
+        let recorder = try recording.start(recordingOptions, command: "proxy", seed: proxy.seed, bus: proxy.bus,
+                                           loop: loop, log: log)
+        defer { recorder?.finish() }
         do { try faultList.forEach(proxy.add) } catch { throw InputError("--fault", error) }
         do {
             try proxy.start()
@@ -147,6 +155,7 @@ struct ProxyCommand: ParsableCommand {
         }
         let signals = ShutdownSignals(loop: loop) { signo in
             log.info("signal \(signo): closing connections (a second signal exits at once)")
+            recorder?.flush()
             proxy.shutdown { loop.stop() }
         }
         loop.run()

@@ -16,6 +16,7 @@ struct ServeCommand: ParsableCommand {
               faultline serve
               faultline serve --config proxies.json
               faultline serve --api 0.0.0.0:8474 --token "$(openssl rand -hex 16)"
+              faultline serve --record rec/
 
             SIGINT or SIGTERM closes the API and the proxies (connections get 2 s to finish) and \
             exits 0; a second signal exits at once.
@@ -33,11 +34,14 @@ struct ServeCommand: ParsableCommand {
                                valueName: "seed"))
     var seed: String?
 
+    @OptionGroup var recording: RecordOptions
+
     @OptionGroup var logging: LoggingOptions
 
     func run() throws {
         guard let address = try apiOptions.address(default: "127.0.0.1:8474") else { return }
         let seed = try OptionValues.seed(seed) ?? UInt64.random(in: 0...UInt64(UInt32.max))
+        let recordingOptions = try recording.options()
         let configBody: [UInt8]?
         if let config {
             guard let data = FileManager.default.contents(atPath: config) else {
@@ -51,7 +55,10 @@ struct ServeCommand: ParsableCommand {
         ResourceLimits.raiseOpenFiles(log: log)
         let loop = try EventLoop()
         defer { withExtendedLifetime(loop) {} }
-        let plane = ControlPlane(loop: loop, bus: EventBus(), seed: seed, log: log)
+        let bus = EventBus()
+        let recorder = try recording.start(recordingOptions, command: "serve", seed: seed, bus: bus, loop: loop, log: log)
+        defer { recorder?.finish() }
+        let plane = ControlPlane(loop: loop, bus: bus, seed: seed, log: log)
         if let configBody, let config {
             do {
                 try plane.load(config: configBody)
@@ -69,6 +76,7 @@ struct ServeCommand: ParsableCommand {
         log.info("seed \(seed) (pass --seed \(seed) to repeat these decisions)")
         let signals = ShutdownSignals(loop: loop) { signo in
             log.info("signal \(signo): closing the API and the proxies (a second signal exits at once)")
+            recorder?.flush()
             server.finishStreams()
             plane.shutdown(grace: .seconds(2)) { loop.stop() }
         }

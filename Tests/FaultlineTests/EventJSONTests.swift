@@ -74,6 +74,11 @@ final class EventJSONTests: XCTestCase {
                        #"{"time":12.000345,"kind":"stopping","signal":15,"commandGroup":4242,"killAfter":2.500000}"#)
         XCTAssertEqual(text(.stopping(signal: 2, commandGroup: nil, killAfter: .seconds(5)), proxy: nil, link: nil),
                        #"{"time":12.000345,"kind":"stopping","signal":2,"killAfter":5.000000}"#)
+        XCTAssertEqual(text(.verdict(label: "max_rate during outage", expectation: "max_rate", status: "fail",
+                                     observed: "max_rate 12.0/s > 10/s"), proxy: nil, link: nil),
+                       #"{"time":12.000345,"kind":"verdict","label":"max_rate during outage","expectation":"max_rate","status":"fail","observed":"max_rate 12.0/s \u003e 10/s"}"#)
+        XCTAssertEqual(text(.recordingStopped(file: "capture.pcapng", reason: "No space left on device"), proxy: nil, link: nil),
+                       #"{"time":12.000345,"kind":"recordingStopped","file":"capture.pcapng","reason":"No space left on device"}"#)
     }
 
     /// Seconds with exactly 6 decimals, rounded to the microsecond (a carry reaches the seconds).
@@ -105,6 +110,8 @@ final class EventJSONTests: XCTestCase {
         .faultFired(name: "f", kind: "k", action: "a"),
         .phaseStarted(name: "p"), .phaseEnded(name: "p"), .commandStarted(command: "c", pid: 1),
         .commandExited(.exited(0)), .stopping(signal: 15, commandGroup: 1, killAfter: .seconds(1)),
+        .verdict(label: "max_rate during outage", expectation: "max_rate", status: "pass", observed: "max_rate 4.0/s ≤ 10/s"),
+        .recordingStopped(file: "capture.pcapng", reason: "No space left on device"),
     ]
 
     func testEveryKindIsNamed() {

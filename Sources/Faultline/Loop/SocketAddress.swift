@@ -9,7 +9,7 @@ public struct SocketAddress: Sendable, Equatable, CustomStringConvertible {
     /// The host as written (a literal or a name).
     public let host: String
     /// The TCP port.
-    public private(set) var port: UInt16
+    public internal(set) var port: UInt16
 
     /// Normalised text: `127.0.0.1:6379`, `[::1]:6379`.
     public var description: String { family == AF_INET6 ? "[\(host)]:\(port)" : "\(host):\(port)" }

@@ -72,6 +72,12 @@ public struct Event: Sendable {
         /// A signal ends the run early: `commandGroup` (when a command still runs) gets SIGTERM
         /// now and SIGKILL after `killAfter`.
         case stopping(signal: Int32, commandGroup: Int32?, killAfter: Duration)
+        /// An expectation was judged at the end of the run: `status` is `pass`, `fail` or
+        /// `error`, `observed` the figure it was judged on (as the verdict prints it).
+        case verdict(label: String, expectation: String, status: String, observed: String)
+        /// A recording's file stopped growing: `capture.pcapng` reached `--capture-limit`, or a
+        /// write failed (`No space left on device`); the proxies carry on.
+        case recordingStopped(file: String, reason: String)
     }
 }
 
@@ -79,6 +85,8 @@ public struct Event: Sendable {
 public final class EventBus {
     private let start = ContinuousClock.now
     private var subscribers: [(Event) -> Void] = []
+    /// The recording's capture (`--record`): every proxy on this bus captures its new links.
+    var capture: Capture?
 
     /// Creates a bus; its clock starts now.
     public init() {}

@@ -84,6 +84,14 @@ extension Event {
             object["signal"] = .int(signal)
             if let commandGroup { object["commandGroup"] = .int(commandGroup) }
             object["killAfter"] = .number(Self.seconds(killAfter))
+        case .verdict(let label, let expectation, let status, let observed):
+            object["label"] = .string(label)
+            object["expectation"] = .string(expectation)
+            object["status"] = .string(status)
+            object["observed"] = .string(observed)
+        case .recordingStopped(let file, let reason):
+            object["file"] = .string(file)
+            object["reason"] = .string(reason)
         }
         return object
     }
@@ -106,6 +114,7 @@ extension Event {
         case upstreamFailed, connectionClosed
         case faultOn, faultOff, faultApplied, faultFired
         case phaseStarted, phaseEnded, commandStarted, commandExited, stopping
+        case verdict, recordingStopped
 
         init(_ kind: Event.Kind) {
             switch kind {
@@ -133,6 +142,8 @@ extension Event {
             case .commandStarted: self = .commandStarted
             case .commandExited: self = .commandExited
             case .stopping: self = .stopping
+            case .verdict: self = .verdict
+            case .recordingStopped: self = .recordingStopped
             }
         }
     }

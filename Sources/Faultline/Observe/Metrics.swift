@@ -243,7 +243,7 @@ private final class ProxyCounts {
         case .protocolError(let fromClient, _):
             if fromClient { protocolErrorsClient &+= 1 } else { protocolErrorsUpstream &+= 1 }
         case .listening, .upstreamConnected, .faultOn, .faultOff, .phaseStarted, .phaseEnded, .commandStarted,
-             .commandExited, .stopping:
+             .commandExited, .stopping, .verdict, .recordingStopped:
             break
         }
     }

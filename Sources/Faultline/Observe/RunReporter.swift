@@ -97,6 +97,7 @@ public final class RunReporter {
             return "\(name): stopping the command (process group \(group)): SIGTERM now, "
                 + "SIGKILL in \(DurationText.format(killAfter)); signal again to kill it now"
         case .listening(let address): return "listening on \(address)\(on)"
+        case .recordingStopped(let file, let reason): return "recording: \(file) stopped: \(reason)"
         default: return nil
         }
     }

@@ -53,6 +53,11 @@ enum BufferIO {
     /// written, or -1 with errno set. Each SSL_write gets one contiguous run (a small first run
     /// is pulled up to a full record, so a buffer of small chunks does not become small records).
     static func encrypt(_ buffer: OpaquePointer, to session: TLSSession) -> Int32 {
+        encrypt(buffer, to: session) { _ in }
+    }
+
+    /// `encrypt`, showing `tap` each run of plaintext the session took.
+    static func encrypt(_ buffer: OpaquePointer, to session: TLSSession, tap: (UnsafeRawBufferPointer) -> Void) -> Int32 {
         var total: Int32 = 0
         while case let length = evbuffer_get_length(buffer), length > 0 {
             let run = evbuffer_get_contiguous_space(buffer)
@@ -64,9 +69,54 @@ enum BufferIO {
                 errno = Int32(-sent)
                 return -1
             }
+            tap(UnsafeRawBufferPointer(start: bytes, count: sent))
             evbuffer_drain(buffer, sent)
             total += Int32(sent)
         }
         return total
+    }
+
+    /// writev(2) from the front of `buffer`, as evbuffer_write does, showing `tap` the bytes
+    /// written before they are drained: the count written, or -1 with errno set.
+    static func write(_ buffer: OpaquePointer, to sink: Int32, tap: (UnsafeRawBufferPointer) -> Void) -> Int32 {
+        var space = (iovec(), iovec(), iovec(), iovec(), iovec(), iovec(), iovec(), iovec())
+        return withUnsafeMutablePointer(to: &space) {
+            $0.withMemoryRebound(to: iovec.self, capacity: 8) { vecs -> Int32 in
+                let count = evbuffer_peek(buffer, -1, nil, vecs, 8)
+                let wrote = Glibc.writev(sink, vecs, min(count, 8))
+                guard wrote > 0 else { return Int32(wrote) }
+                var left = wrote
+                for index in 0..<Int(min(count, 8)) where left > 0 {
+                    let size = min(vecs[index].iov_len, left)
+                    tap(UnsafeRawBufferPointer(start: vecs[index].iov_base, count: size))
+                    left -= size
+                }
+                evbuffer_drain(buffer, wrote)
+                return Int32(wrote)
+            }
+        }
+    }
+
+    /// Shows `body` the last `count` bytes of `buffer` (just read into it), run by run, in place.
+    static func tail(of buffer: OpaquePointer, count: Int, _ body: (UnsafeRawBufferPointer) -> Void) {
+        var position = evbuffer_ptr()
+        guard evbuffer_ptr_set(buffer, &position, evbuffer_get_length(buffer) - count, EVBUFFER_PTR_SET) == 0 else { return }
+        var space = (iovec(), iovec(), iovec(), iovec())
+        withUnsafeMutablePointer(to: &space) {
+            $0.withMemoryRebound(to: iovec.self, capacity: 4) { vecs in
+                var left = count
+                while left > 0 {
+                    let found = min(Int(evbuffer_peek(buffer, left, &position, vecs, 4)), 4)
+                    guard found > 0 else { return }
+                    for index in 0..<found where left > 0 {
+                        let size = min(vecs[index].iov_len, left)
+                        body(UnsafeRawBufferPointer(start: vecs[index].iov_base, count: size))
+                        left -= size
+                        guard left > 0 else { return }
+                        _ = evbuffer_ptr_set(buffer, &position, size, EVBUFFER_PTR_ADD)
+                    }
+                }
+            }
+        }
     }
 }

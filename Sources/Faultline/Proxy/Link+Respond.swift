@@ -9,6 +9,7 @@ extension Link {
         var bytes = answer
         bytes.withUTF8 { text in
             guard let start = text.baseAddress else { return }
+            capture?.sent(.downstream, UnsafeRawBufferPointer(text))
             if let clientTLS {
                 _ = clientTLS.write(start, text.count)
                 clientTLS.closeNotify()

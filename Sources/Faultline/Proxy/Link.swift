@@ -50,6 +50,8 @@ final class Link {
     var profile: CertificateProfile?
     /// The protocol on this link (`protocol: redis` or `http`), from when the pipes start.
     private(set) var session: (any LinkSession)?
+    /// The link's packets in the recording's capture, while one runs (`--record`).
+    var capture: LinkCapture?
     private let live: LiveToken
 
     init(id: UInt64, client: Int32, proxy: Proxy) {
@@ -165,6 +167,7 @@ final class Link {
     }
 
     private func upstreamFailed(_ error: Int32) {
+        if upstream >= 0 { capture?.upstreamRefused(upstream, to: proxy.upstream) }
         log.warning("upstream \(proxy.upstream) unreachable: \(Socket.describe(error)); closing the client")
         proxy.bus.emit(.upstreamFailed(reason: Socket.describe(error)), proxy: proxy.name, link: id)
         proxy.noteUpstreamFailure()
@@ -173,6 +176,7 @@ final class Link {
 
     private func connected() {
         Socket.setNoDelay(upstream)
+        capture?.upstreamConnected(upstream, to: proxy.upstream)
         if proxy.upstreamTLSContext != nil { return beginUpstreamHandshake() }
         startPipes()
     }
@@ -308,6 +312,7 @@ final class Link {
     /// FINs, as the real connection would end, so the give-up is seen when it happens.
     func peerLeftWhilePaused(_ pipe: Pipe) {
         log.debug("\(pipe.direction == .upstream ? "client" : "upstream") closed while nothing was read; closing")
+        capture?.sourceEnded(pipe.direction)
         close(resetClient: false, resetUpstream: false)
     }
 
@@ -315,6 +320,7 @@ final class Link {
     func sourceFailed(_ pipe: Pipe, errno error: Int32) {
         let peer = pipe.direction == .upstream ? "client" : "upstream"
         log.debug("\(peer) \(Socket.describe(error)); resetting the other side")
+        if error == ECONNRESET { capture?.sourceReset(pipe.direction) }
         close(resetClient: pipe.direction == .downstream, resetUpstream: pipe.direction == .upstream)
     }
 
@@ -335,6 +341,7 @@ final class Link {
         toUpstream?.dispose()
         toClient?.dispose()
         session?.dispose()
+        capture?.closed(resetClient: resetClient, resetUpstream: resetUpstream)
         // Bytes the client sent that were never read (a blackhole, a held connect) are a
         // request it is abandoning: it counts, unanswered.
         if finish(client, reset: resetClient, atEOF: toUpstream?.sourceAtEOF == true) { clientSent() }

@@ -178,11 +178,14 @@ final class Pipe {
     // MARK: reading
 
     func readable() {
+        // Captured bytes must pass through the process: while the capture runs, the splice
+        // path keeps to its copy (read and write through the scratch buffer).
+        let capturing = link.capture?.capture.active == true
         if remaining == 0 {
             limitReached()
-        } else if path == .splice, pendingBytes == 0, !bulk {
+        } else if path == .splice, pendingBytes == 0, !bulk || capturing {
             copyThrough()
-        } else if path == .splice, bufferedBytes == 0 {
+        } else if path == .splice, bufferedBytes == 0, !capturing {
             spliceIn()
         } else if path == .splice {
             disarmRead()  // older buffered bytes go first; flush re-arms the read
@@ -234,6 +237,7 @@ final class Pipe {
             return
         }
         let withinLimit = account(got)
+        link.capture?.received(direction, UnsafeRawBufferPointer(start: scratch.baseAddress, count: got))
         var through = got
         var failed = false
         if let session {
@@ -245,6 +249,7 @@ final class Pipe {
         while written < through {
             let sent = write(sink, scratch.baseAddress! + written, through - written)
             if sent > 0 {
+                link.capture?.sent(direction, UnsafeRawBufferPointer(start: scratch.baseAddress! + written, count: sent))
                 written += sent
             } else if errno == EAGAIN {
                 break
@@ -287,6 +292,7 @@ final class Pipe {
             ?? BufferIO.readv(source, into: target, atMost: allowance(limits.readSize))
         if got > 0 {
             let withinLimit = account(got)
+            if let capture = link.capture { BufferIO.tail(of: target, count: got) { capture.received(direction, $0) } }
             if let session {
                 session.take(from: self)
             } else {
@@ -311,6 +317,7 @@ final class Pipe {
     private func endOfSource(atEOF: Bool = false) {
         sourceEnded = true
         sourceAtEOF = atEOF
+        if atEOF { link.capture?.sourceEnded(direction) }
         if atEOF && direction == .upstream { link.clientEnded() }
         disarmRead()
         link.session?.sourceEnded(self)
@@ -337,7 +344,7 @@ final class Pipe {
             if channel.count > 0 { return blocked() }
         }
         if let buffer, evbuffer_get_length(buffer) > 0 {
-            let written = sinkTLS.map { BufferIO.encrypt(buffer, to: $0) } ?? evbuffer_write(buffer, sink)
+            let written = writeOut(buffer)
             if written > 0 { delivered() }
             if written < 0 && errno != EAGAIN && errno != EINTR {
                 return link.sinkFailed(self, errno: errno)
@@ -351,6 +358,17 @@ final class Pipe {
         } else if !readArmed && chain.heldBytes + intakeBytes < limits.holdLimit {
             armRead()
         }
+    }
+
+    /// Writes from the front of `buffer` to the sink (encrypting on a TLS sink); the count
+    /// written, or -1 with errno set. A captured link shows the bytes as they leave.
+    private func writeOut(_ buffer: OpaquePointer) -> Int32 {
+        guard let capture = link.capture else {
+            return sinkTLS.map { BufferIO.encrypt(buffer, to: $0) } ?? evbuffer_write(buffer, sink)
+        }
+        let direction = direction
+        if let sinkTLS { return BufferIO.encrypt(buffer, to: sinkTLS) { capture.sent(direction, $0) } }
+        return BufferIO.write(buffer, to: sink) { capture.sent(direction, $0) }
     }
 
     /// Bytes reached the sink: for the client, that answers its outstanding request.
@@ -375,6 +393,7 @@ final class Pipe {
             return
         }
         sinkFinished = true
+        link.capture?.sinkFinished(direction)
         disarmWrite()
         // close_notify tells a TLS peer the stream is complete: only when the source really
         // ended. Cut short (a shutdown's drain, tcp.limit_data), the peer gets the bare FIN and

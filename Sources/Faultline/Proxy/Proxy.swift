@@ -243,6 +243,9 @@ public final class Proxy {
         nextLinkID += 1
         stats.accepted += 1
         let link = Link(id: nextLinkID, client: fd, proxy: self)
+        if let capture = bus.capture, capture.active {
+            link.capture = LinkCapture(capture: capture, proxy: self, client: fd, link: link.id)
+        }
         links[ObjectIdentifier(link)] = link
         stats.open = links.count
         if logsLinks { link.log.debug("accepted") }

@@ -1,0 +1,70 @@
+/// `events.jsonl`: every event of the bus, one JSON object per line, through a
+/// `BackgroundWriter` so the loop never waits for the disk.
+///
+/// Each line is `Event.json` with two members in front: `"v"` (the schema version,
+/// `Event.jsonSchemaVersion`) and, after `time` (monotonic seconds since the run started),
+/// `wall` (RFC 3339 UTC, microseconds). Lines are handed to the writer in batches: when 64 KB
+/// are waiting, at every phase change, a verdict, a stop signal, and at least once a second
+/// (`tick`); a process killed outright loses at most the last second, and every line it left
+/// is whole.
+final class EventLog {
+    private let writer: BackgroundWriter
+    private let clock: WallClock
+    private var pending: [UInt8] = []
+    private var line = ""
+    private(set) var stopped = false
+    private static let batch = 64 * 1024
+
+    /// Creates `path` (truncating it) and starts its writer thread.
+    init(path: String, clock: WallClock) throws(RecordingError) {
+        writer = try BackgroundWriter(path: path)
+        self.clock = clock
+        pending.reserveCapacity(Self.batch * 2)
+        line.reserveCapacity(512)
+    }
+
+    /// The file, for messages.
+    var path: String { writer.path }
+
+    /// Appends `event`'s line; hands the batch over when it is full or the event marks a moment
+    /// a reader of the file waits for.
+    func record(_ event: Event) {
+        guard !stopped else { return }
+        line.removeAll(keepingCapacity: true)
+        var object = JSONObject()
+        object["v"] = .int(Event.jsonSchemaVersion)
+        for member in event.json.members {
+            object[member.key] = member.value
+            if member.key == "time" { object["wall"] = .string(clock.text(at: event.time)) }
+        }
+        JSONValue.object(object).write(to: &line)
+        line += "\n"
+        pending.append(contentsOf: line.utf8)
+        switch event.kind {
+        case .phaseStarted, .phaseEnded, .stopping, .verdict, .commandExited, .recordingStopped:
+            flush()
+        default:
+            if pending.count >= Self.batch { flush() }
+        }
+    }
+
+    /// Hands what waits to the writer.
+    func flush() {
+        guard !pending.isEmpty else { return }
+        writer.submit(&pending)
+    }
+
+    /// The write error that stopped the file, once there is one; the log then stops recording.
+    func checkFailure() -> Int32? {
+        guard !stopped, let code = writer.failure else { return nil }
+        stopped = true
+        pending.removeAll()
+        return code
+    }
+
+    /// Flushes, waits for the disk (at most `timeout`) and ends the writer.
+    func finish(timeout: Duration) {
+        flush()
+        writer.finish(timeout: timeout)
+    }
+}
