@@ -14,7 +14,7 @@ struct FaultlineCommand: ParsableCommand {
             """,
         version: FaultlineVersion.current,
         subcommands: [ProxyCommand.self, FaultsCommand.self, CheckCommand.self, RunCommand.self, CertsCommand.self,
-                      ServeCommand.self, CtlCommand.self, ReplayCommand.self])
+                      ServeCommand.self, CtlCommand.self, ReplayCommand.self, ReportCommand.self])
 
     /// Like ArgumentParser's main, but bad input exits 2 (SPEC: 0 ok, 1 expectation failed,
     /// 2 bad input) instead of EX_USAGE, so scripts can tell it from a failed run.
