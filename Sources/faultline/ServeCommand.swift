@@ -59,6 +59,14 @@ struct ServeCommand: ParsableCommand {
         let recorder = try recording.start(recordingOptions, command: "serve", seed: seed, bus: bus, loop: loop, log: log)
         defer { recorder?.finish() }
         let plane = ControlPlane(loop: loop, bus: bus, seed: seed, log: log)
+        if let recorder {
+            var started = 0
+            plane.scenarioStarted = { text, seed in
+                started += 1
+                recorder.write("scenario-\(started).yaml",
+                               RecordedScenario.text(text, seed: seed, source: "POST /scenarios") ?? text)
+            }
+        }
         if let configBody, let config {
             do {
                 try plane.load(config: configBody)

@@ -11,6 +11,9 @@ public final class ControlPlane {
     public let bus: EventBus
     /// Seeds the per-connection decisions of every proxy made here.
     public var seed: UInt64
+    /// Called with a scenario's text and seed when `POST /scenarios` starts it (the
+    /// recording of `serve --record` keeps each).
+    public var scenarioStarted: ((_ text: String, _ seed: UInt64) -> Void)?
     let loop: EventLoop
     let log: Logger
     /// The proxies by name.

@@ -63,7 +63,10 @@ public final class ScenarioControl {
         evaluator.subscribe(to: session.bus)
         let bus = plane.bus
         session.bus.subscribe { event in bus.emit(event.kind, proxy: event.proxy, link: event.link) }
+        // A recording of the server captures the scenario's proxies too.
+        session.bus.capture = bus.capture
         let started = ScenarioRun(scenario: scenario, session: session, evaluator: evaluator, seed: seed)
+        started.announcesVerdicts = true
         plane.adopt(session.proxies, scenario: scenario)
         do {
             try session.start { [weak self, weak started] outcome in
@@ -79,6 +82,7 @@ public final class ScenarioControl {
             plane.release(session.proxies.keys)
             throw ControlPlane.listenFailure(error)
         }
+        plane.scenarioStarted?(text, seed)
         if let previous = run, !previous.reported { retiring[ObjectIdentifier(previous)] = previous }
         run = started
         log.info("scenario \(scenario.name) started (seed \(seed))")
@@ -130,6 +134,9 @@ final class ScenarioRun {
     var stopRequested = false
     /// The session has reported its end: its proxies are drained and released.
     var reported = false
+    /// The verdicts go out as `verdict` events when final (not for the run serving the API,
+    /// which announces its own).
+    var announcesVerdicts = false
 
     init(scenario: Scenario, session: RunSession, evaluator: ExpectationEvaluator, seed: UInt64) {
         self.scenario = scenario
@@ -143,6 +150,11 @@ final class ScenarioRun {
         finalVerdicts = verdicts
         endedAt = session.bus.now
         state = stopped ? .stopped : (verdicts.allSatisfy(\.passed) ? .passed : .failed)
+        guard announcesVerdicts else { return }
+        for verdict in verdicts {
+            session.bus.emit(.verdict(label: verdict.label, expectation: verdict.kind, status: verdict.status.rawValue,
+                                      observed: verdict.observed))
+        }
     }
 
     /// `{name, state, seed, elapsed, duration, phase, phases, verdicts}`; verdicts are final

@@ -17,83 +17,89 @@ extension Event {
 
     /// The event as one JSON object (see the extension's comment for its members).
     public var json: JSONObject {
-        var object = JSONObject()
-        object["time"] = .number(Self.seconds(time))
-        object["kind"] = .string(Self.kindName(kind))
-        if let proxy { object["proxy"] = .string(proxy) }
-        if let link { object["link"] = .int(link) }
+        var writer = JSONObjectMembers()
+        writer.number("time", Self.seconds(time))
+        writer.string("kind", Self.kindName(kind))
+        if let proxy { writer.string("proxy", proxy) }
+        if let link { writer.int("link", link) }
+        writeMembers(to: &writer)
+        return writer.object
+    }
+
+    /// Hands the kind's own members (after `kind`, `proxy` and `link`) to `fields`, in order:
+    /// one switch for every way an event is written (`json`, the recorder's lines).
+    func writeMembers<Fields: EventMemberSink>(to fields: inout Fields) {
         switch kind {
         case .listening(let address):
-            object["address"] = .string(address)
+            fields.string("address", address)
         case .connectionOpened, .upstreamConnected, .exchangeStarted, .exchangeAnswered, .exchangeAbandoned,
              .requestAbandoned:
             break
         case .tlsHandshakeCompleted(let profile, let version, let cipher, let sni, let alpn):
-            object["profile"] = .string(profile)
-            object["version"] = .string(version)
-            object["cipher"] = .string(cipher)
-            if let sni { object["sni"] = .string(sni) }
-            if let alpn { object["alpn"] = .string(alpn) }
+            fields.string("profile", profile)
+            fields.string("version", version)
+            fields.string("cipher", cipher)
+            if let sni { fields.string("sni", sni) }
+            if let alpn { fields.string("alpn", alpn) }
         case .tlsHandshakeFailed(let profile, let reason, let alert):
-            object["profile"] = .string(profile)
-            object["reason"] = .string(reason)
-            if let alert { object["alert"] = .string(alert) }
+            fields.string("profile", profile)
+            fields.string("reason", reason)
+            if let alert { fields.string("alert", alert) }
         case .requestStarted(let detail):
-            object["detail"] = .string(detail)
+            fields.string("detail", detail)
         case .requestAnswered(let error, let byFaultline, let latency, let handshake):
-            if let error { object["error"] = .string(error) }
-            object["byFaultline"] = .bool(byFaultline)
-            object["latency"] = .number(Self.seconds(latency))
-            object["handshake"] = .bool(handshake)
+            if let error { fields.string("error", error) }
+            fields.bool("byFaultline", byFaultline)
+            fields.seconds("latency", latency)
+            fields.bool("handshake", handshake)
         case .responseStarted(let status, let byFaultline, let firstByte):
-            object["status"] = .int(status)
-            object["byFaultline"] = .bool(byFaultline)
-            object["firstByte"] = .number(Self.seconds(firstByte))
+            fields.int("status", status)
+            fields.bool("byFaultline", byFaultline)
+            fields.seconds("firstByte", firstByte)
         case .protocolError(let fromClient, let message):
-            object["fromClient"] = .bool(fromClient)
-            object["message"] = .string(message)
+            fields.bool("fromClient", fromClient)
+            fields.string("message", message)
         case .upstreamFailed(let reason):
-            object["reason"] = .string(reason)
+            fields.string("reason", reason)
         case .connectionClosed(let bytesUp, let bytesDown, let reset):
-            object["bytesUp"] = .int(bytesUp)
-            object["bytesDown"] = .int(bytesDown)
-            object["reset"] = .bool(reset)
+            fields.int("bytesUp", bytesUp)
+            fields.int("bytesDown", bytesDown)
+            fields.bool("reset", reset)
         case .faultOn(let name, let faultKind), .faultOff(let name, let faultKind), .faultApplied(let name, let faultKind):
-            object["name"] = .string(name)
-            object["faultKind"] = .string(faultKind)
+            fields.string("name", name)
+            fields.string("faultKind", faultKind)
         case .faultFired(let name, let faultKind, let action):
-            object["name"] = .string(name)
-            object["faultKind"] = .string(faultKind)
-            object["action"] = .string(action)
+            fields.string("name", name)
+            fields.string("faultKind", faultKind)
+            fields.string("action", action)
         case .phaseStarted(let name), .phaseEnded(let name):
-            object["name"] = .string(name)
+            fields.string("name", name)
         case .commandStarted(let command, let pid):
-            object["command"] = .string(command)
-            object["pid"] = .int(pid)
+            fields.string("command", command)
+            fields.int("pid", pid)
         case .commandExited(let exit):
             switch exit {
             case .exited:
-                object["exit"] = .string("exited")
-                object["status"] = .int(exit.status)
+                fields.string("exit", "exited")
+                fields.int("status", exit.status)
             case .killed(let signal):
-                object["exit"] = .string("killed")
-                object["status"] = .int(exit.status)
-                object["signal"] = .int(signal)
+                fields.string("exit", "killed")
+                fields.int("status", exit.status)
+                fields.int("signal", signal)
             }
         case .stopping(let signal, let commandGroup, let killAfter):
-            object["signal"] = .int(signal)
-            if let commandGroup { object["commandGroup"] = .int(commandGroup) }
-            object["killAfter"] = .number(Self.seconds(killAfter))
+            fields.int("signal", signal)
+            if let commandGroup { fields.int("commandGroup", commandGroup) }
+            fields.seconds("killAfter", killAfter)
         case .verdict(let label, let expectation, let status, let observed):
-            object["label"] = .string(label)
-            object["expectation"] = .string(expectation)
-            object["status"] = .string(status)
-            object["observed"] = .string(observed)
+            fields.string("label", label)
+            fields.string("expectation", expectation)
+            fields.string("status", status)
+            fields.string("observed", observed)
         case .recordingStopped(let file, let reason):
-            object["file"] = .string(file)
-            object["reason"] = .string(reason)
+            fields.string("file", file)
+            fields.string("reason", reason)
         }
-        return object
     }
 
     /// The kind's case name as written in Swift (`connectionOpened`, `faultFired`): the JSON
@@ -151,15 +157,41 @@ extension Event {
     /// A duration as seconds with exactly 6 decimals (rounded to the nearest microsecond):
     /// `12.000345`, `0.000000`, `-0.500000`.
     static func seconds(_ duration: Duration) -> String {
-        // The components share the duration's sign; microseconds rounded half away from zero.
+        let (negative, whole, micros) = secondsParts(duration)
+        let fraction = String(micros)
+        return (negative ? "-" : "") + String(whole) + "." + String(repeating: "0", count: 6 - fraction.count) + fraction
+    }
+
+    /// A duration's sign, whole seconds and microseconds (rounded half away from zero), as
+    /// `seconds` writes them.
+    static func secondsParts(_ duration: Duration) -> (negative: Bool, whole: UInt64, micros: UInt64) {
+        // The components share the duration's sign.
         var (whole, atto) = duration.components
         var micros = (atto + (atto >= 0 ? 500_000_000_000 : -500_000_000_000)) / 1_000_000_000_000
         if micros.magnitude == 1_000_000 {
             let (carried, overflow) = whole.addingReportingOverflow(micros.signum())
             if !overflow { whole = carried; micros = 0 } else { micros -= micros.signum() }
         }
-        let fraction = String(micros.magnitude)
-        return (whole < 0 || micros < 0 ? "-" : "") + String(whole.magnitude) + "."
-            + String(repeating: "0", count: 6 - fraction.count) + fraction
+        return (whole < 0 || micros < 0, whole.magnitude, UInt64(micros.magnitude))
     }
+}
+
+/// Where `Event.writeMembers` puts an event's members: a JSON object for the API, bytes for
+/// the recorder. Keys are static: writing a member allocates nothing for its key.
+protocol EventMemberSink {
+    mutating func string(_ key: StaticString, _ value: String)
+    mutating func int<Value: BinaryInteger>(_ key: StaticString, _ value: Value)
+    mutating func bool(_ key: StaticString, _ value: Bool)
+    mutating func seconds(_ key: StaticString, _ value: Duration)
+}
+
+/// Builds `Event.json`'s object.
+struct JSONObjectMembers: EventMemberSink {
+    var object = JSONObject()
+
+    mutating func number(_ key: StaticString, _ text: String) { object[key.description] = .number(text) }
+    mutating func string(_ key: StaticString, _ value: String) { object[key.description] = .string(value) }
+    mutating func int<Value: BinaryInteger>(_ key: StaticString, _ value: Value) { object[key.description] = .int(value) }
+    mutating func bool(_ key: StaticString, _ value: Bool) { object[key.description] = .bool(value) }
+    mutating func seconds(_ key: StaticString, _ value: Duration) { object[key.description] = .number(Event.seconds(value)) }
 }

@@ -9,18 +9,16 @@
 /// is whole.
 final class EventLog {
     private let writer: BackgroundWriter
-    private let clock: WallClock
-    private var pending: [UInt8] = []
-    private var line = ""
+    /// The lines not yet handed to the writer.
+    private var lines: EventLine
     private(set) var stopped = false
     private static let batch = 64 * 1024
 
     /// Creates `path` (truncating it) and starts its writer thread.
     init(path: String, clock: WallClock) throws(RecordingError) {
         writer = try BackgroundWriter(path: path)
-        self.clock = clock
-        pending.reserveCapacity(Self.batch * 2)
-        line.reserveCapacity(512)
+        lines = EventLine(clock: clock)
+        lines.bytes.reserveCapacity(Self.batch * 2)
     }
 
     /// The file, for messages.
@@ -30,35 +28,26 @@ final class EventLog {
     /// a reader of the file waits for.
     func record(_ event: Event) {
         guard !stopped else { return }
-        line.removeAll(keepingCapacity: true)
-        var object = JSONObject()
-        object["v"] = .int(Event.jsonSchemaVersion)
-        for member in event.json.members {
-            object[member.key] = member.value
-            if member.key == "time" { object["wall"] = .string(clock.text(at: event.time)) }
-        }
-        JSONValue.object(object).write(to: &line)
-        line += "\n"
-        pending.append(contentsOf: line.utf8)
+        lines.append(event)
         switch event.kind {
         case .phaseStarted, .phaseEnded, .stopping, .verdict, .commandExited, .recordingStopped:
             flush()
         default:
-            if pending.count >= Self.batch { flush() }
+            if lines.bytes.count >= Self.batch { flush() }
         }
     }
 
     /// Hands what waits to the writer.
     func flush() {
-        guard !pending.isEmpty else { return }
-        writer.submit(&pending)
+        guard !lines.bytes.isEmpty else { return }
+        writer.submit(&lines.bytes)
     }
 
     /// The write error that stopped the file, once there is one; the log then stops recording.
     func checkFailure() -> Int32? {
         guard !stopped, let code = writer.failure else { return nil }
         stopped = true
-        pending.removeAll()
+        lines.bytes.removeAll()
         return code
     }
 

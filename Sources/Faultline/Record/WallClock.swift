@@ -13,6 +13,11 @@ struct WallClock: Sendable {
         epochAtZero = Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec) - Self.nanoseconds(busNow)
     }
 
+    /// A clock whose bus time zero is `epochAtZero` nanoseconds since 1970.
+    init(epochAtZero: Int64) {
+        self.epochAtZero = epochAtZero
+    }
+
     /// Nanoseconds since 1970 at bus time `time`.
     func nanoseconds(at time: Duration) -> Int64 { epochAtZero + Self.nanoseconds(time) }
 
