@@ -28,6 +28,7 @@ public enum RecordingReport {
         var builder = RecordingSummaryBuilder(directory: directory, info: recording.map(parseInfo) ?? .init(),
                                               scenario: scenarioInfo(base + "scenario.yaml"))
         try stream(events, into: &builder)
+        builder.finish()
         return builder.summary
     }
 

@@ -5,7 +5,8 @@
 ///
 /// Times are microseconds on the run's monotonic clock (the events' `time`), 0 when the bus
 /// started. Counts are attributed to the phase playing when their event happened: a request
-/// to the phase it was sent in, its answer or failure to the phase it came in.
+/// and its outcome (answer, failure, latency) to the phase it was sent in, so a phase's
+/// outcomes add up to its requests; connection attempts and handshakes to when they happened.
 public struct RecordingSummary: Sendable {
     /// The recording's folder, as given.
     public var directory: String
@@ -198,6 +199,8 @@ public struct TrafficCounts: Sendable, Equatable {
     public var abandoned = 0
     /// Cut, reset or closed with no answer, or the upstream unreachable.
     public var failed = 0
+    /// Still unanswered when the recording ended (a hang, a run cut short).
+    public var unfinished = 0
     /// TLS handshakes completed and failed.
     public var tlsCompleted = 0
     public var tlsFailed = 0
@@ -217,6 +220,7 @@ public struct TrafficCounts: Sendable, Equatable {
         byFaultline += other.byFaultline
         abandoned += other.abandoned
         failed += other.failed
+        unfinished += other.unfinished
         tlsCompleted += other.tlsCompleted
         tlsFailed += other.tlsFailed
         resets += other.resets
@@ -225,5 +229,5 @@ public struct TrafficCounts: Sendable, Equatable {
 
     /// Whether anything happened.
     public var isEmpty: Bool { attempts == 0 && requests == 0 && ok + errors + byFaultline + abandoned + failed == 0
-        && tlsCompleted + tlsFailed == 0 }
+        && unfinished == 0 && tlsCompleted + tlsFailed == 0 }
 }

@@ -3,9 +3,10 @@
 /// Requests, answers and failures are counted as `TCPFactExtractor` counts them for the
 /// expectations (the same per-connection rules: an exchange outstanding when its connection
 /// ends failed; a connection that never reached the upstream is one failed request), so the
-/// report's figures and the verdicts' describe the same traffic. One difference: an accepted
+/// report's figures and the verdicts' describe the same traffic. Two differences: an accepted
 /// AUTH or HELLO counts as `ok` here (the report shows every answer), while the expectations
-/// leave it out of their successes.
+/// leave it out of their successes; and an outcome is counted where its request was sent
+/// (phase and bucket), where a fact is timed when it happens.
 ///
 /// Memory: per proxy one `TrafficCounts` per phase and per bucket (at most
 /// `RecordingSummary.maxBuckets`), per open connection a few words; nothing per line.
@@ -27,11 +28,32 @@ struct RecordingSummaryBuilder {
     }
 
     private struct LinkState {
+        /// When the client connected: the time of the request a connection that never
+        /// reached the upstream counts as.
+        var openedAt: Int64
         var connected = false
         var outstanding = false
         var outstandingSince: Int64 = 0
-        var unanswered = 0
+        /// When each parsed request not answered yet was sent, oldest first (protocol proxies);
+        /// past `LinkState.queueLimit` the newest share one time (a client pipelining without end).
+        var unanswered: [Int64] = []
+        var overflow = 0
         var ended = false
+        static let queueLimit = 4096
+
+        var unansweredCount: Int { unanswered.count + overflow }
+
+        mutating func push(_ time: Int64) {
+            if unanswered.count < Self.queueLimit { unanswered.append(time) } else { overflow += 1 }
+        }
+
+        /// The oldest unanswered request's send time.
+        mutating func pop() -> Int64? {
+            if !unanswered.isEmpty { return unanswered.removeFirst() }
+            guard overflow > 0 else { return nil }
+            overflow -= 1
+            return openedAt
+        }
     }
 
     /// A summary of `directory`; `scenario` (when the recording has one) names the proxies' protocols.
@@ -196,7 +218,7 @@ struct RecordingSummaryBuilder {
         let key = LinkKey(proxy: proxy, link: link)
         switch kind {
         case .connectionOpened:
-            links[key] = LinkState()
+            links[key] = LinkState(openedAt: time)
             count(proxy, at: time) { $0.attempts += 1 }
         case .upstreamConnected:
             links[key]?.connected = true
@@ -210,30 +232,28 @@ struct RecordingSummaryBuilder {
             guard let state = links[key], state.outstanding else { return }
             links[key]?.outstanding = false
             let latency = time - state.outstandingSince
-            count(proxy, at: time) { $0.ok += 1; $0.latency.observe(latency) }
+            count(proxy, at: state.outstandingSince) { $0.ok += 1; $0.latency.observe(latency) }
         case .exchangeAbandoned:
-            guard links[key]?.outstanding == true else { return }
+            guard let state = links[key], state.outstanding else { return }
             links[key]?.outstanding = false
-            count(proxy, at: time) { $0.abandoned += 1 }
+            count(proxy, at: state.outstandingSince) { $0.abandoned += 1 }
         case .requestStarted:
             guard links[key]?.ended == false else { return }
-            links[key]?.unanswered += 1
+            links[key]?.push(time)
             count(proxy, at: time) { $0.requests += 1 }
         case .requestAnswered:
-            guard let unanswered = links[key]?.unanswered, unanswered > 0 else { return }
-            links[key]?.unanswered = unanswered - 1
+            guard let sent = links[key]?.pop() else { return }
             let latency = fields.micros(.latency)
             let error = fields.text(.error)
             let byFaultline = fields.bool(.byFaultline) ?? false
             if let error { tally(&summary.proxies[proxy].errors, code: error, byFaultline: byFaultline) }
-            count(proxy, at: time) { counts in
+            count(proxy, at: sent) { counts in
                 if error == nil { counts.ok += 1 } else if byFaultline { counts.byFaultline += 1 } else { counts.errors += 1 }
                 if let latency { counts.latency.observe(latency) }
             }
         case .requestAbandoned:
-            guard let unanswered = links[key]?.unanswered, unanswered > 0 else { return }
-            links[key]?.unanswered = unanswered - 1
-            count(proxy, at: time) { $0.abandoned += 1 }
+            guard let sent = links[key]?.pop() else { return }
+            count(proxy, at: sent) { $0.abandoned += 1 }
         case .responseStarted:
             summary.proxies[proxy].protocolName = declared[summary.proxies[proxy].name]?.protocol ?? "http"
             let status = Int64(clamping: fields.unsigned(.status) ?? 0)
@@ -290,34 +310,56 @@ struct RecordingSummaryBuilder {
     /// never reached the upstream fails as the request its attempt was.
     private mutating func end(_ key: LinkKey, at time: Int64) {
         guard var state = links[key], !state.ended else { return }
-        var requests = 0
-        var failed = 0
         if !state.connected {
             state.ended = true
-            if !state.outstanding { requests = 1 }
-            failed = 1
+            if state.outstanding {
+                count(key.proxy, at: state.outstandingSince) { $0.failed += 1 }
+            } else {
+                count(key.proxy, at: state.openedAt) { $0.requests += 1; $0.failed += 1 }
+            }
         } else if state.outstanding {
-            failed = 1
+            count(key.proxy, at: state.outstandingSince) { $0.failed += 1 }
         }
-        failed += state.unanswered
-        state.unanswered = 0
+        while let sent = state.pop() { count(key.proxy, at: sent) { $0.failed += 1 } }
         state.outstanding = false
         links[key] = state
-        if requests + failed > 0 { count(key.proxy, at: time) { $0.requests += requests; $0.failed += failed } }
     }
 
     // MARK: Counting
 
-    /// Applies `change` to the proxy's counts for the phase now playing, the bucket of `time` and the total.
+    /// Applies `change` to the proxy's counts for the phase playing at `time`, its bucket
+    /// and the total. `time` may be past (a request's send time when its answer comes).
     private mutating func count(_ proxy: Int, at time: Int64, _ change: (inout TrafficCounts) -> Void) {
         let bucket = bucketIndex(time)
         summary.proxies[proxy].withSeries(bucket, change)
         change(&summary.proxies[proxy].total)
-        if let phase = currentPhase, phase < summary.proxies[proxy].phases.count {
+        if let phase = phaseIndex(at: time), phase < summary.proxies[proxy].phases.count {
             change(&summary.proxies[proxy].phases[phase])
         } else {
             change(&summary.proxies[proxy].outside)
         }
+    }
+
+    /// The phase playing at `time`: the current one for now, else the latest that had started
+    /// and not yet ended then (phases are few, and most lookups hit the last).
+    private func phaseIndex(at time: Int64) -> Int? {
+        if let current = currentPhase, summary.phases[current].start <= time { return current }
+        var index = summary.phases.count - 1
+        while index >= 0 {
+            let phase = summary.phases[index]
+            if phase.start <= time { return phase.end.map { time < $0 } ?? true ? index : nil }
+            index -= 1
+        }
+        return nil
+    }
+
+    /// Requests still unanswered when the recording ends: counted as `unfinished` where they were sent.
+    mutating func finish() {
+        for (key, var state) in links where !state.ended {
+            if state.outstanding { count(key.proxy, at: state.outstandingSince) { $0.unfinished += 1 } }
+            while let sent = state.pop() { count(key.proxy, at: sent) { $0.unfinished += 1 } }
+        }
+        links.removeAll()
     }
 
     /// The bucket of `time`; buckets double in width first when it lies beyond the last one allowed.

@@ -16,8 +16,15 @@ struct ReportFigures {
         ("faultline", "faultline"), ("abandoned", "abandoned"), ("failed", "failed"),
         ("p50", "p50"), ("p95", "p95"), ("max", "max"),
     ]
+    /// Shown for proxies with requests unanswered at the end.
+    static let unfinishedColumn = (key: "unfinished", heading: "unfinished")
     /// TLS columns, shown for proxies that saw handshakes.
     static let tlsColumns: [(key: String, heading: String)] = [("tls_ok", "tls ok"), ("tls_failed", "tls failed")]
+
+    /// A proxy's columns: the traffic ones, `unfinished` when it had such, TLS when it saw handshakes.
+    static func columns(_ proxy: ProxySummary) -> [(key: String, heading: String)] {
+        trafficColumns + (proxy.total.unfinished > 0 ? [unfinishedColumn] : []) + (proxy.tls ? tlsColumns : [])
+    }
 
     init(_ summary: RecordingSummary) {
         add("run.duration", ReportFormat.time(summary.end))
@@ -76,6 +83,7 @@ struct ReportFigures {
             ("attempts", String(counts.attempts)), ("requests", String(counts.requests)), ("ok", String(counts.ok)),
             ("errors", String(counts.errors)), ("faultline", String(counts.byFaultline)),
             ("abandoned", String(counts.abandoned)), ("failed", String(counts.failed)),
+            ("unfinished", String(counts.unfinished)),
             ("p50", latency.percentile(0.5).map(ReportFormat.latency) ?? "-"),
             ("p95", latency.percentile(0.95).map(ReportFormat.latency) ?? "-"),
             ("max", latency.count > 0 ? ReportFormat.latency(latency.max) : "-"),

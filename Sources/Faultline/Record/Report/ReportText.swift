@@ -65,7 +65,7 @@ enum ReportText {
                                 _ figures: ReportFigures) -> [String] {
         let listen = proxy.address.map { ", listening on \(esc($0))" } ?? ""
         var lines = ["", "Client behaviour on proxy \(esc(proxy.name)) (\(esc(proxy.protocolName))\(proxy.tls ? " + tls" : "")\(listen))"]
-        let columns = ReportFigures.trafficColumns + (proxy.tls ? ReportFigures.tlsColumns : [])
+        let columns = ReportFigures.columns(proxy)
         var rows = [["phase"] + columns.map(\.heading)]
         func row(_ label: String, _ prefix: String) { rows.append([label] + columns.map { figures["\(prefix).\($0.key)"] }) }
         for (phase, info) in zip(1..., summary.phases) { row(esc(info.name), "proxy.\(number).phase.\(phase)") }
@@ -92,7 +92,8 @@ enum ReportText {
                 "\(esc(item.reason)) \(figures["proxy.\(number).upstream_failed.\(row)"])"
             }.joined(separator: ", "))
         }
-        lines.append("  (latency: from a request's arrival to its answer; p50/p95 within ±5%)")
+        lines.append("  (requests and their outcomes count in the phase they were sent in; latency from a request's"
+                     + " arrival to its answer, p50/p95 within ±5%)")
         return lines
     }
 
