@@ -1,13 +1,17 @@
 /// Latencies in logarithmic bins, so a phase of a million requests keeps a few hundred
 /// counters rather than a million durations: 8 bins per doubling from 1 µs (each bin spans
 /// 9%, a percentile read from it is within ±4.5% of the true one), plus the exact maximum.
-/// Bins merge by addition, which is what lets per-second buckets be combined.
+/// Up to `exactLimit` latencies are also kept as they are, and percentiles of so few are
+/// exact (a phase of 3 requests shows their true median). Bins merge by addition.
 public struct LatencyBins: Sendable, Equatable {
     /// Bins per doubling.
     static let perOctave = 8
     /// Doublings covered from 1 µs: 2^38 µs is 76 hours; longer latencies land in the last bin.
     static let octaves = 38
     private var bins: [UInt32] = []
+    /// The latencies themselves while there are at most `exactLimit`; emptied beyond.
+    private var exact: [Int64] = []
+    static let exactLimit = 256
     /// How many latencies were observed.
     public private(set) var count = 0
     /// The longest, in microseconds (0 when none).
@@ -24,6 +28,7 @@ public struct LatencyBins: Sendable, Equatable {
         let value = Swift.max(0, micros)
         let index = Self.bin(of: value)
         bins[index] &+= 1
+        if count < Self.exactLimit { exact.append(value) } else if count == Self.exactLimit { exact = [] }
         if count == 0 || value < min { min = value }
         if value > max { max = value }
         count += 1
@@ -34,6 +39,7 @@ public struct LatencyBins: Sendable, Equatable {
         guard other.count > 0 else { return }
         if bins.isEmpty { self = other; return }
         for index in bins.indices { bins[index] &+= other.bins[index] }
+        exact = count + other.count <= Self.exactLimit ? exact + other.exact : []
         if other.min < min { min = other.min }
         if other.max > max { max = other.max }
         count += other.count
@@ -45,6 +51,7 @@ public struct LatencyBins: Sendable, Equatable {
         guard count > 0 else { return nil }
         // The rank of the value wanted, 1-based: the smallest value with at least that share below or at it.
         let rank = Swift.max(1, Int((Double(count) * fraction).rounded(.up)))
+        if count <= Self.exactLimit, exact.count == count { return exact.sorted()[Swift.min(rank, count) - 1] }
         var seen = 0
         for (index, binCount) in bins.enumerated() {
             seen += Int(binCount)

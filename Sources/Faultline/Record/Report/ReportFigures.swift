@@ -43,9 +43,10 @@ struct ReportFigures {
             for fired in fault.fired { add("fault.\(number).fired.\(fired.action)", String(fired.count)) }
         }
         for (number, proxy) in zip(1..., summary.proxies) {
-            for (phase, counts) in zip(1..., proxy.phases) { addTraffic("proxy.\(number).phase.\(phase)", counts) }
-            if !proxy.outside.isEmpty { addTraffic("proxy.\(number).outside", proxy.outside) }
-            addTraffic("proxy.\(number).all", proxy.total)
+            let keys = Set(Self.columns(proxy).map(\.key))
+            for (phase, counts) in zip(1..., proxy.phases) { addTraffic("proxy.\(number).phase.\(phase)", counts, keys) }
+            if !proxy.outside.isEmpty { addTraffic("proxy.\(number).outside", proxy.outside, keys) }
+            addTraffic("proxy.\(number).all", proxy.total, keys)
             for (row, handshake) in zip(1..., proxy.handshakes) { add("proxy.\(number).tls.\(row)", String(handshake.count)) }
             for (row, error) in zip(1..., proxy.errors) { add("proxy.\(number).error.\(row)", String(error.count)) }
             for (row, status) in zip(1..., proxy.statuses) { add("proxy.\(number).status.\(row)", String(status.count)) }
@@ -72,8 +73,9 @@ struct ReportFigures {
         list.append((name, value))
     }
 
-    private mutating func addTraffic(_ prefix: String, _ counts: TrafficCounts) {
-        for (key, value) in Self.traffic(counts) { add("\(prefix).\(key)", value) }
+    /// A traffic row's figures, of the columns the reports show for its proxy.
+    private mutating func addTraffic(_ prefix: String, _ counts: TrafficCounts, _ keys: Set<String>) {
+        for (key, value) in Self.traffic(counts) where keys.contains(key) { add("\(prefix).\(key)", value) }
     }
 
     /// A traffic row's values by column key.

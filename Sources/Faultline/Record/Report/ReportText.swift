@@ -93,7 +93,7 @@ enum ReportText {
             }.joined(separator: ", "))
         }
         lines.append("  (requests and their outcomes count in the phase they were sent in; latency from a request's"
-                     + " arrival to its answer, p50/p95 within ±5%)")
+                     + " arrival to its answer; p50/p95 exact up to 256 requests, within ±5% beyond)")
         return lines
     }
 
