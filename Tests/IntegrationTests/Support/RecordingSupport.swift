@@ -443,8 +443,8 @@ extension RecordingCase {
             try:
                 r.get("replay")
                 outcomes.append("ok")
-            except redis.ResponseError as error:
-                outcomes.append("error:" + str(error).split(" ")[0])
+            except redis.RedisError as error:
+                outcomes.append("error:" + type(error).__name__)
         out(outcomes=outcomes)
 
 
@@ -452,7 +452,11 @@ extension RecordingCase {
         """--count connections one after another, each PING then a read: how each ended."""
         outcomes = []
         for _ in range(args.count):
-            s = socket.create_connection(("127.0.0.1", args.port), timeout=5)
+            try:
+                s = socket.create_connection(("127.0.0.1", args.port), timeout=5)
+            except ConnectionResetError:
+                outcomes.append("reset")
+                continue
             try:
                 s.sendall(b"PING\r\n")
                 data = s.recv(64)
