@@ -173,6 +173,38 @@ final class RecordingTests: RecordingCase {
         XCTAssertFalse(proxy.stderrText.contains("[warn]") || proxy.stderrText.contains(" error "), proxy.stderrText)
     }
 
+    /// A file stopped by a full disk still reads: events.jsonl keeps whole lines (a reader
+    /// parses it line by line, as after SIGKILL) and capture.pcapng whole blocks (tshark reads
+    /// it without "cut short in the middle of a packet"). The events of a redis-py pipeline
+    /// fill a 1 MB tmpfs; a 6 MB transfer fills a 2 MB one with the capture.
+    func testFilesStoppedByAFullDiskEndWithAWholeRecord() throws {
+        try requireRedisPy()
+        let redis = try startRedis()
+        let eventsDisk = try mountTmpfs("events-disk", options: "size=1m")
+        let eventsDirectory = "\(eventsDisk)/rec"
+        let (redisProxy, redisPort) = try startProxy(upstream: redis, ["--protocol", "redis", "--no-capture",
+                                                                       "--record", eventsDirectory])
+        let done = try client(["pipeline", "--port", "\(redisPort)", "--count", "4000", "--resp", "2"])
+        XCTAssertEqual(done.first?["ping"] as? Bool, true, "the proxy stopped forwarding")
+        XCTAssertTrue(redisProxy.waitForStderr(containing: "events.jsonl stopped: No space left on device", timeout: 5),
+                      redisProxy.stderrText)
+        XCTAssertEqual(terminate(redisProxy), .exited(0), redisProxy.stderrText)
+        let recorded = try events(in: eventsDirectory)  // fails on a line cut in the middle
+        XCTAssertGreaterThan(recorded.count, 1000)
+
+        let captureDisk = try mountTmpfs("capture-disk", options: "size=2m")
+        let captureDirectory = "\(captureDisk)/rec"
+        let sink = try startSink()
+        let (proxy, port) = try startProxy(upstream: sink.port, ["--record", captureDirectory])
+        try Self.send(6_000_000, to: port)
+        XCTAssertTrue(proxy.waitForStderr(containing: "capture.pcapng stopped: No space left on device", timeout: 5),
+                      proxy.stderrText)
+        XCTAssertEqual(terminate(proxy), .exited(0), proxy.stderrText)
+        let read = try tshark("\(captureDirectory)/capture.pcapng", ["-q"])
+        XCTAssertEqual(read.ended, .exited(0), read.stderr)
+        XCTAssertEqual(read.stderr, "", "tshark: the capture ends in the middle of a block")
+    }
+
     // MARK: --capture-limit
 
     /// --capture-limit 1MB: the capture ends near 1 MB as a file tshark reads without error,

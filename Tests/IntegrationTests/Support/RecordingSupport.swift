@@ -433,6 +433,18 @@ extension RecordingCase {
         out(ok=args.count)
 
 
+    def pipeline(args):
+        """--count SETs in one pipeline, 3 times a second apart: many events fast."""
+        r = redis_client(args)
+        for _ in range(3):
+            p = r.pipeline(transaction=False)
+            for i in range(args.count):
+                p.set("bulk:%d" % i, "v")
+            assert all(p.execute())
+            time.sleep(1.1)
+        out(ok=3 * args.count, ping=r.ping())
+
+
     def gets(args):
         """--count GETs one after another on one connection: each outcome, in order."""
         import redis
@@ -512,7 +524,7 @@ extension RecordingCase {
 
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("mode", choices=["loop", "ops", "gets", "connections", "hold", "http"])
+    parser.add_argument("mode", choices=["loop", "ops", "pipeline", "gets", "connections", "hold", "http"])
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--password")
     parser.add_argument("--user")
@@ -528,7 +540,7 @@ extension RecordingCase {
     parser.add_argument("--cookie")
     parser.add_argument("--api-key")
     args = parser.parse_args()
-    {"loop": loop, "ops": ops, "gets": gets, "connections": connections, "hold": hold,
+    {"loop": loop, "ops": ops, "pipeline": pipeline, "gets": gets, "connections": connections, "hold": hold,
      "http": http_requests}[args.mode](args)
     """#
 
