@@ -259,4 +259,72 @@ final class RecordingCaptureTests: RecordingCase {
             XCTAssertEqual(try filesHolding("X-Api-Key: ", in: directory), ["capture.pcapng"])
         }
     }
+
+    /// Secrets the client writes a byte at a time (every byte its own read at the proxy), in
+    /// lower case, pipelined, inline, in several headers of one request: still redacted, through
+    /// a Redis, an HTTP and a plain TCP proxy.
+    func testSecretsSplitAcrossReadsAreRedacted() throws {
+        let password = "split-Pw-30517"
+        let redis = try startRedis(password: password)
+        let upstream = try startHTTPUpstream(setCookie: "split-set-Cookie-8842")
+        let resp = Array("*1\r\n$4\r\nPING\r\n*2\r\n$4\r\nauth\r\n$\(password.utf8.count)\r\n\(password)\r\n".utf8)
+            + Array("AUTH \(password)\r\nHELLO 3 AUTH default \(password)\r\n".utf8)
+        let http = Array(("GET /x HTTP/1.1\r\nHost: a\r\nauthorization: Basic split-Basic-1\r\n"
+                          + "proxy-authorization: Bearer split-Bearer-2\r\nCOOKIE: theme=dark; sid=split-Sid-3\r\n"
+                          + "x-api-key:split-Key-4\r\nContent-Length: 0\r\n\r\n").utf8)
+        let plans: [(name: String, upstream: UInt16, arguments: [String], bytes: [UInt8], secrets: [String])] = [
+            ("redis", redis, ["--protocol", "redis"], resp, [password]),
+            ("redis-tcp", redis, [], resp, [password]),
+            ("http", upstream, ["--protocol", "http"], http,
+             ["split-Basic-1", "split-Bearer-2", "split-Sid-3", "split-Key-4", "split-set-Cookie-8842"]),
+            ("http-tcp", upstream, [], http,
+             ["split-Basic-1", "split-Bearer-2", "split-Sid-3", "split-Key-4", "split-set-Cookie-8842"]),
+        ]
+        for plan in plans {
+            let directory = recordingDirectory("split-\(plan.name)")
+            let (proxy, port) = try startProxy(upstream: plan.upstream, plan.arguments + ["--record", directory])
+            let fd = try Sock.connect(port: port, timeout: 10)
+            var one: Int32 = 1
+            setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
+            for byte in plan.bytes {
+                try Sock.sendAll(fd, [byte])
+                usleep(2_000)
+            }
+            usleep(300_000)
+            let (answer, _) = Sock.receiveOnce(fd)
+            XCTAssertFalse(answer.isEmpty, "\(plan.name): no answer")
+            Sock.close(fd)
+            XCTAssertEqual(terminate(proxy), .exited(0), proxy.stderrText)
+            for secret in plan.secrets {
+                XCTAssertEqual(try filesHolding(secret, in: directory), [], "\(plan.name): \(secret) is in the recording")
+            }
+        }
+    }
+
+    /// --no-capture writes no capture.pcapng; recording.json says what was asked for.
+    func testNoCaptureAndNoRedactAreWhatRecordingJSONSays() throws {
+        let port = try RecordingPorts.take()
+        let scenario = try writeScenario("quiet", """
+            name: quiet
+            proxies:
+              api:
+                listen: 127.0.0.1:\(port)
+                upstream: 127.0.0.1:\(try RecordingPorts.take())
+            timeline:
+              - phase: only
+                for: 200ms
+            """)
+        for (name, flags, expected) in [("nocap", ["--no-capture"], ["events.jsonl", "recording.json", "scenario.yaml"]),
+                                         ("noredact", ["--no-redact"],
+                                          ["capture.pcapng", "events.jsonl", "recording.json", "scenario.yaml"])] {
+            let directory = recordingDirectory(name)
+            let run = try spawn(["run", scenario, "--record", directory] + flags)
+            XCTAssertEqual(run.waitForExit(timeout: 15) ?? run.stop(grace: 1), .exited(0), run.stderrText)
+            XCTAssertEqual(try files(in: directory).map(\.name).filter { $0 != "report.html" }, expected, name)
+            let info = try XCTUnwrap((try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: "\(directory)/recording.json")))) as? [String: Any])
+            XCTAssertEqual(info["command"] as? String, "run")
+            XCTAssertEqual(info["capture"] as? Bool, name != "nocap", "\(info)")
+            XCTAssertEqual(info["redacted"] as? Bool, name != "noredact", "\(info)")
+        }
+    }
 }

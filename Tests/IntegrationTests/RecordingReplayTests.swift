@@ -88,6 +88,9 @@ final class RecordingReplayTests: RecordingCase {
         let commands = try commandsAndFaults(recordingDirectory("A"))
         XCTAssertEqual(try commandsAndFaults(recordingDirectory("B")), commands, "other GETs met redis.error in B")
         XCTAssertEqual(try commandsAndFaults(recordingDirectory("C")), commands, "other GETs met redis.error in C")
+        // Two proxies, four interfaces in the capture, one per leg.
+        let legs = try tsharkFields("\(recordingDirectory("A"))/capture.pcapng", [], fields: ["frame.interface_name"])
+        XCTAssertEqual(Set(legs.map { $0[0] }), ["cache client", "cache upstream", "raw client", "raw upstream"])
         XCTAssertEqual(outcomes["A"]?.count, 2)
         XCTAssertEqual(outcomes["B"], outcomes["A"])
         XCTAssertEqual(outcomes["C"], outcomes["A"])
