@@ -68,6 +68,12 @@ public final class Recording {
         capture?.finish(timeout: timeout)
         checkFailures()
         events.finish(timeout: timeout)
+        // From the file, once it is complete: the page shows what a reader of the folder gets.
+        do {
+            write("report.html", RecordingReport.html(try RecordingReport.load(directory: directory)))
+        } catch {
+            log.warning("recording: report.html not written: \(error)")
+        }
     }
 
     private func everySecond() {
