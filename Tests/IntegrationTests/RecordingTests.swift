@@ -142,6 +142,13 @@ final class RecordingTests: RecordingCase {
         XCTAssertTrue(proxy.stderrText.contains("faultline: --record: cannot write \(afile)/rec: Not a directory"),
                       proxy.stderrText)
         XCTAssertFalse(listens(port))
+        // serve --record: the same, and no API.
+        let api = try RecordingPorts.take()
+        let serve = try spawn(["serve", "--api", "127.0.0.1:\(api)", "--record", "\(afile)/rec"])
+        XCTAssertEqual(serve.waitForExit(timeout: 10) ?? serve.stop(grace: 1), .exited(2), serve.stderrText)
+        XCTAssertTrue(serve.stderrText.contains("faultline: --record: cannot write \(afile)/rec: Not a directory"),
+                      serve.stderrText)
+        XCTAssertFalse(listens(api))
     }
 
     // MARK: A full disk
