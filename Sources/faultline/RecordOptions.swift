@@ -11,7 +11,7 @@ struct RecordOptions: ParsableArguments {
 
     @Option(name: .customLong("capture-limit"), parsing: .unconditional,
             help: ArgumentHelp("capture.pcapng stops growing past this size (an event says so): 1MB to 1TB "
-                               + "(default: 256MB; KB/MB/GB or KiB/MiB/GiB).", valueName: "size"))
+                               + "(default: 256MB; KB/MB/GB/TB or KiB/MiB/GiB/TiB).", valueName: "size"))
     var captureLimit: String?
 
     @Flag(name: .customLong("no-capture"), help: "Record events and the report, not capture.pcapng.")

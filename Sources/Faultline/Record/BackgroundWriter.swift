@@ -25,6 +25,8 @@ final class BackgroundWriter: @unchecked Sendable {
     private var error: Int32 = 0
     private var thread = pthread_t()
     private var started = false
+    /// Bytes of whole buffers on disk (writer thread only): a failed buffer is cut back to here.
+    private var fileSize: off_t = 0
 
     /// Creates (or truncates) `path` and starts the writer thread; throws the system's error.
     init(path: String) throws(RecordingError) {
@@ -133,7 +135,9 @@ final class BackgroundWriter: @unchecked Sendable {
         }
     }
 
-    /// write(2) until all of `buffer` is on disk; 0 or the errno that stopped it.
+    /// write(2) until all of `buffer` is on disk; 0 or the errno that stopped it. A buffer that
+    /// cannot be written whole (a disk filling up mid-way) is cut off the file again: it would
+    /// end in a partial record (half a JSON line, half a pcapng block).
     private func writeWhole(_ buffer: [UInt8]) -> Int32 {
         var done = 0
         var code: Int32 = 0
@@ -150,6 +154,11 @@ final class BackgroundWriter: @unchecked Sendable {
                     return
                 }
             }
+        }
+        if code == 0 {
+            fileSize += off_t(done)
+        } else if done > 0 {
+            _ = ftruncate(fd, fileSize)
         }
         locked { queuedBytes -= buffer.count }
         return code

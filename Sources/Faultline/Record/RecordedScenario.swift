@@ -7,6 +7,10 @@ public enum RecordedScenario {
     /// (a flow-style document, say): the caller then keeps the original and says so.
     public static func text(_ original: String, seed: UInt64, source: String) -> String? {
         var lines = original.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        // A replay's recording of a recording: its header is replaced, not stacked.
+        while let first = lines.first, first.hasPrefix("# Recorded by faultline ") || first.hasPrefix("# `faultline replay DIR`") {
+            lines.removeFirst()
+        }
         let header = [
             "# Recorded by faultline \(FaultlineVersion.current) from \(source), seed \(seed).",
             "# `faultline replay DIR` plays it again with the same seed and timeline.",

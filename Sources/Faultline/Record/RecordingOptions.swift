@@ -21,12 +21,12 @@ public struct RecordingOptions: Sendable {
         self.directory = directory
     }
 
-    /// A size as `--capture-limit` takes it: bytes, or with `KB`, `MB`, `GB` (powers of 1000)
-    /// or `KiB`, `MiB`, `GiB` (powers of 1024); from 1 MB to 1 TB.
+    /// A size as `--capture-limit` takes it: bytes, or with `KB`, `MB`, `GB`, `TB` (powers of
+    /// 1000) or `KiB`, `MiB`, `GiB`, `TiB` (powers of 1024); from 1 MB to 1 TB.
     public static func parseSize(_ text: String) throws(RecordingInputError) -> UInt64 {
         let units: [(suffix: String, factor: UInt64)] = [
-            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30),
-            ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("B", 1),
+            ("KiB", 1 << 10), ("MiB", 1 << 20), ("GiB", 1 << 30), ("TiB", 1 << 40),
+            ("KB", 1_000), ("MB", 1_000_000), ("GB", 1_000_000_000), ("TB", 1_000_000_000_000), ("B", 1),
         ]
         var digits = Substring(text)
         var factor: UInt64 = 1
@@ -34,10 +34,10 @@ public struct RecordingOptions: Sendable {
             digits = digits.dropLast(unit.suffix.count)
             factor = unit.factor
         }
-        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }), let number = UInt64(digits) else {
-            throw RecordingInputError("'\(text)' is not a size: write bytes or a number with KB, MB, GB (e.g. 256MB)")
+        guard !digits.isEmpty, digits.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw RecordingInputError("'\(text)' is not a size: write bytes or a whole number with KB, MB, GB, TB (e.g. 256MB)")
         }
-        let (size, overflow) = number.multipliedReportingOverflow(by: factor)
+        let (size, overflow) = (UInt64(digits) ?? .max).multipliedReportingOverflow(by: factor)
         guard !overflow, size <= largestCaptureLimit else {
             throw RecordingInputError("'\(text)' is more than the largest capture limit, 1TB")
         }
