@@ -99,7 +99,8 @@ final class RunOutputTests: ScenarioRunCase {
         XCTAssertEqual(ended, .exited(0))
         let usage = try XCTUnwrap(stdout.split(separator: "\n").first { $0.hasPrefix("USAGE: ") }, stdout)
         XCTAssertEqual(usage, "USAGE: faultline run <scenario.yaml> [--junit <file>] [--seed <seed>] "
-                       + "[--kill-after <duration>] [--stop-with-command] [--api <addr> [--token <token> | --insecure-no-token]] [--log-level <log-level>] [-- <cmd> ...]")
+                       + "[--kill-after <duration>] [--stop-with-command] [--api <addr> [--token <token> | --insecure-no-token]] [--log-level <log-level>] "
+                       + "[--record <dir> [--capture-limit <size>] [--no-capture] [--no-redact]] [-- <cmd> ...]")
 
         let junit = "\(folder)/verdict.xml"
         let run = try run(try quietScenario("300ms"), command: [

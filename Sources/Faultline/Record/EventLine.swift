@@ -123,6 +123,15 @@ struct EventLine: EventMemberSink {
     /// `value` as a JSON string's contents, escaped as `JSONValue.writeString` escapes it (Go's
     /// rules: `<`, `>`, `&`, U+2028 and U+2029 as `\u…` too).
     private mutating func escape(_ value: String) {
+        // Most texts need nothing escaped: copy them whole.
+        var copy = value
+        let clean = copy.withUTF8 { text -> Bool in
+            guard !text.contains(where: { $0 < 0x20 || $0 == 0x22 || $0 == 0x5C || $0 == 0x3C || $0 == 0x3E || $0 == 0x26 || $0 == 0xE2 })
+            else { return false }
+            bytes.append(contentsOf: text)
+            return true
+        }
+        if clean { return }
         var utf8 = value.utf8.makeIterator()
         while let byte = utf8.next() {
             switch byte {

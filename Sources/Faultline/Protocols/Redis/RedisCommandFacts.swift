@@ -182,7 +182,25 @@ enum RedisCommandKeys {
     /// The upper-cased name of `command` (its first argument).
     static func name(of command: RESPCommand) -> String {
         guard let bytes = command.argument(0) else { return "" }
-        return String(decoding: bytes.map { $0 >= 97 && $0 <= 122 ? $0 - 32 : $0 }, as: UTF8.self)
+        // Written in place (a name fits a small string: no allocation); invalid UTF-8 is repaired.
+        return String(unsafeUninitializedCapacity: bytes.count) { text in
+            for (offset, byte) in bytes.enumerated() { text[offset] = byte >= 97 && byte <= 122 ? byte - 32 : byte }
+            return bytes.count
+        }
+    }
+
+    /// `indexes(of:name:).first` without building the list for the usual layouts: every
+    /// command a recorded or judged run sees goes through here.
+    static func firstKey(of command: RESPCommand, name: String) -> Int? {
+        let captured = command.capturedCount
+        guard captured > 1 else { return nil }
+        switch layouts[name] ?? .first {
+        case .none: return nil
+        case .first, .all, .everyOther, .destinationAndCounted: return 1
+        case .allButLast: return min(captured, command.argumentCount - 1) > 1 ? 1 : nil
+        case .second, .fromSecond: return captured > 2 ? 2 : nil
+        default: return indexes(of: command, name: name).first
+        }
     }
 
     /// How the command appears in events and facts: its name, then its first key if it has
@@ -196,9 +214,23 @@ enum RedisCommandKeys {
         case .hello(let version, let auth):
             return [name, version.map(String.init), auth ? "AUTH" : nil].compactMap { $0 }.joined(separator: " ")
         default:
-            guard let key = indexes(of: command, name: name).first, let bytes = command.argument(key) else { return name }
-            let text = String(decoding: bytes.prefix(128), as: UTF8.self)
-            return "\(name) \(text)\(bytes.count > 128 || command.isTruncated(key) ? "…" : "")"
+            guard let key = firstKey(of: command, name: name), let bytes = command.argument(key) else { return name }
+            // One allocation: name, space, at most 128 bytes of the key, and … when cut.
+            let shown = bytes.prefix(128)
+            let cut = bytes.count > 128 || command.isTruncated(key)
+            let ellipsis: [UInt8] = cut ? [0xE2, 0x80, 0xA6] : []
+            var head = name
+            return head.withUTF8 { nameBytes in
+                String(unsafeUninitializedCapacity: nameBytes.count + 1 + shown.count + ellipsis.count) { text in
+                    var end = 0
+                    for byte in nameBytes { text[end] = byte; end += 1 }
+                    text[end] = UInt8(ascii: " ")
+                    end += 1
+                    for byte in shown { text[end] = byte; end += 1 }
+                    for byte in ellipsis { text[end] = byte; end += 1 }
+                    return end
+                }
+            }
         }
     }
 }
