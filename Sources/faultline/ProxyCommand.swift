@@ -155,6 +155,8 @@ struct ProxyCommand: ParsableCommand {
         }
         let signals = ShutdownSignals(loop: loop) { signo in
             log.info("signal \(signo): closing connections (a second signal exits at once)")
+            // The recording's end: when the proxy stopped, not its last connection.
+            proxy.bus.emit(.stopping(signal: signo, commandGroup: nil, killAfter: .zero))
             recorder?.flush()
             proxy.shutdown { loop.stop() }
         }

@@ -84,6 +84,7 @@ struct ServeCommand: ParsableCommand {
         log.info("seed \(seed) (pass --seed \(seed) to repeat these decisions)")
         let signals = ShutdownSignals(loop: loop) { signo in
             log.info("signal \(signo): closing the API and the proxies (a second signal exits at once)")
+            bus.emit(.stopping(signal: signo, commandGroup: nil, killAfter: .zero))
             recorder?.flush()
             server.finishStreams()
             plane.shutdown(grace: .seconds(2)) { loop.stop() }

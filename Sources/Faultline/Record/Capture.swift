@@ -29,6 +29,9 @@ final class Capture {
     private(set) var active = true
     private var stopReason: String?
     private var reported = false
+    /// Told why, when the capture stops at its limit or behind a slow disk (at that moment:
+    /// the event's time is the stop's).
+    var stopped: ((String) -> Void)?
 
     /// Creates `path` and writes the section header.
     init(path: String, limit: UInt64, redact: Bool, clock: WallClock, bus: EventBus) throws(RecordingError) {
@@ -101,5 +104,7 @@ final class Capture {
         handedOver += UInt64(out.count)
         writer.submit(&out)
         stopReason = reason
+        reported = true
+        stopped?(reason)
     }
 }

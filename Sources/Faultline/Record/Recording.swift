@@ -33,14 +33,16 @@ public final class Recording {
         self.bus = bus
         self.log = log
         clock = WallClock(busNow: bus.now)
+        let started = clock.text(at: .zero)
         events = try EventLog(path: folder.file("events.jsonl"), clock: clock)
         capture = options.capture
             ? try Capture(path: folder.file("capture.pcapng"), limit: options.captureLimit, redact: options.redact,
                           clock: clock, bus: bus)
             : nil
         try folder.write("recording.json", RecordingInfo.json(command: command, seed: seed, options: options,
-                                                              started: clock.text(at: bus.now)))
+                                                              started: started))
         bus.capture = capture
+        capture?.stopped = { [weak self] reason in self?.report(file: "capture.pcapng", reason: reason) }
         // The log itself, held by the bus: no weak load per event (200,000 a second under load).
         let log = events
         bus.subscribe { event in log.record(event) }

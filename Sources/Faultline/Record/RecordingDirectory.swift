@@ -14,6 +14,11 @@ struct RecordingDirectory {
         guard !trimmed.isEmpty else { throw RecordingError(path: "''", errno: ENOENT) }
         self.path = String(trimmed)
         try Self.makeFolders(self.path)
+        // A postmortem's evidence is not overwritten by running the same command again.
+        for name in Self.recordingFiles where access(self.path + "/" + name, F_OK) == 0 {
+            throw RecordingError(path: self.path, reason: "it already holds a recording (\(name)): record into a new folder, "
+                                 + "or remove that one first")
+        }
         // access(W_OK) says yes to root on a read-only mount; a real file says the truth.
         let probe = self.path + "/.faultline-write-check"
         let fd = open(probe, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
@@ -21,6 +26,9 @@ struct RecordingDirectory {
         close(fd)
         unlink(probe)
     }
+
+    /// The files whose presence means the folder already holds a recording.
+    static let recordingFiles = ["recording.json", "events.jsonl", "capture.pcapng"]
 
     /// The path of `name` in the folder.
     func file(_ name: String) -> String { path + "/" + name }
@@ -43,7 +51,11 @@ struct RecordingDirectory {
                 }
             }
         }
-        if failure != 0 { throw RecordingError(path: path, errno: failure) }
+        if failure != 0 {
+            // Half a page is worse than none: a reader would take it for the whole report.
+            unlink(path)
+            throw RecordingError(path: path, errno: failure)
+        }
     }
 
     /// mkdir -p: each missing folder of `path` in turn.

@@ -59,8 +59,18 @@ public struct RecordingInputError: Error, CustomStringConvertible {
 public struct RecordingError: Error, CustomStringConvertible {
     /// The path.
     public let path: String
-    /// The system's error number.
-    public let errno: Int32
+    /// Why, in words (the system's text for an errno).
+    public let reason: String
 
-    public var description: String { "cannot write \(path): \(String(cString: strerror(errno)))" }
+    /// A system call failed on `path` with `errno`.
+    init(path: String, errno: Int32) {
+        self.init(path: path, reason: String(cString: strerror(errno)))
+    }
+
+    init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "cannot write \(path): \(reason)" }
 }

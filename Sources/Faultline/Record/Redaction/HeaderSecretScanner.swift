@@ -3,8 +3,10 @@
 /// What stays readable, so that a capture still shows what kind of credential went by:
 /// - `Authorization`, `Proxy-Authorization`: the scheme word and the space after it
 ///   (`Bearer ****`), when the word is a known scheme (`SecretNames.schemes`);
-/// - `Cookie`: each cookie's name and `=` and the `; ` between cookies (`a=*; sid=***`);
-/// - `Set-Cookie`: the name and `=`, and the attributes after the first `;`;
+/// - `Cookie`: the `=`, `;` and blanks between cookies, nothing of a name or a value
+///   (`*=*; ***=***`): a cookie without `=` is a bare secret, and whether a name is followed
+///   by `=` is known only after its bytes (maybe in an earlier slice) were written;
+/// - `Set-Cookie`: the `=` of the first cookie and the attributes after the first `;`;
 /// - `X-Api-Key`: nothing of the value.
 /// CR is never overwritten, so the capture's lines still end in CRLF for tshark.
 struct HeaderValueState {
@@ -24,14 +26,8 @@ struct HeaderValueState {
         case rest
     }
 
-    /// Cookie names longer than this are taken for a value without `=` (a nameless cookie,
-    /// which browsers send as its bare value) and redacted from here on. Real names reach ~50
-    /// bytes (`wordpress_logged_in_` + 32 hex digits).
-    static let maximumCookieName = 64
-
     var kind = Kind.apiKey
     var phase = Phase.rest
-    var cookieNameLength = 0
 
     /// An obsolete folded line (starting with SP/HT) after a secret header: all of it is value.
     mutating func continueFolded() {
@@ -47,7 +43,6 @@ extension StreamRedactor {
     mutating func startHeader(_ kind: HeaderValueState.Kind) {
         header.kind = kind
         header.phase = .leadingBlanks
-        header.cookieNameLength = 0
         mode = .headerValue
     }
 
@@ -87,12 +82,8 @@ extension StreamRedactor {
                 header.phase = .cookieValue
             } else if value == RedactionByte.semicolon {
                 cookieEnd()
-            } else {
-                header.cookieNameLength += 1
-                if header.cookieNameLength > HeaderValueState.maximumCookieName {
-                    byte.pointee = RedactionByte.mask
-                    header.phase = .cookieValue
-                }
+            } else if value != RedactionByte.space && value != RedactionByte.tab {
+                byte.pointee = RedactionByte.mask
             }
         case .cookieValue:
             if value == RedactionByte.semicolon {
@@ -131,7 +122,6 @@ extension StreamRedactor {
             mode = .skipLine
         } else {
             header.phase = .cookieName
-            header.cookieNameLength = 0
         }
     }
 }
