@@ -29,7 +29,9 @@ struct ReportCommand: ParsableCommand {
     func run() throws {
         // The HTML's place is checked before any work: a typo must not cost a long read first.
         var htmlFile: Int32 = -1
+        var created = false
         if let html {
+            created = access(html, F_OK) != 0
             htmlFile = open(html, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o644)
             guard htmlFile >= 0 else {
                 throw InputError("--html", "cannot write \(html): \(String(cString: strerror(errno)))")
@@ -40,6 +42,8 @@ struct ReportCommand: ParsableCommand {
         do {
             summary = try RecordingReport.load(directory: directory)
         } catch {
+            // No empty page left behind for a CI step to publish as the report.
+            if let html, created { unlink(html) }
             throw InputError("report", error.message)
         }
         writeAll(1, RecordingReport.text(summary))

@@ -28,10 +28,11 @@ final class BackgroundWriter: @unchecked Sendable {
     /// Bytes of whole buffers on disk (writer thread only): a failed buffer is cut back to here.
     private var fileSize: off_t = 0
 
-    /// Creates (or truncates) `path` and starts the writer thread; throws the system's error.
-    init(path: String) throws(RecordingError) {
+    /// Creates `path`, which must not exist (two recordings in one folder would splice their
+    /// records), with `mode`, and starts the writer thread; throws the system's error.
+    init(path: String, mode: mode_t = 0o644) throws(RecordingError) {
         self.path = path
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+        fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw RecordingError(path: path, errno: errno) }
         pthread_mutex_init(lock, nil)
         pthread_cond_init(wake, nil)

@@ -35,7 +35,8 @@ final class Capture {
 
     /// Creates `path` and writes the section header.
     init(path: String, limit: UInt64, redact: Bool, clock: WallClock, bus: EventBus) throws(RecordingError) {
-        writer = try BackgroundWriter(path: path)
+        // Unredacted, the capture holds passwords: readable by its owner only.
+        writer = try BackgroundWriter(path: path, mode: redact ? 0o644 : 0o600)
         self.limit = limit
         self.redact = redact
         self.clock = clock

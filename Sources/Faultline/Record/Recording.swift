@@ -73,12 +73,23 @@ public final class Recording {
         checkFailures()
         events.finish(timeout: timeout)
         // From the file, once it is complete: the page shows what a reader of the folder gets.
+        // A huge file would hold the exit for long (about 2 s a million events): it is left
+        // to `faultline report`, which says so.
+        var info = stat()
+        if stat(folder.file("events.jsonl"), &info) == 0, info.st_size > Self.largestReportedEvents {
+            let size = info.st_size / 1_000_000
+            log.warning("recording: report.html not written at exit: events.jsonl is \(size) MB; write it with: faultline report \(directory) --html \(folder.file("report.html"))")
+            return
+        }
         do {
             write("report.html", RecordingReport.html(try RecordingReport.load(directory: directory)))
         } catch {
             log.warning("recording: report.html not written: \(error)")
         }
     }
+
+    /// `events.jsonl` above this size (about 1.5 million events) gets no report.html at exit.
+    static let largestReportedEvents = 256 * 1_000_000
 
     private func everySecond() {
         checkFailures()
