@@ -43,7 +43,7 @@ extension SocketAddress {
         }
         self.storage = storage
         self.length = length
-        self.host = String(cString: text)
+        self.host = String(decoding: text.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
         self.port = port
     }
 }

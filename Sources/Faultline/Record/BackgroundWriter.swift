@@ -130,7 +130,7 @@ final class BackgroundWriter: @unchecked Sendable {
                     queue.removeAll()
                     queuedBytes = 0
                 }
-                if spare.count < 4 { spare.append(buffer) }
+                if spare.count < 2 { spare.append(buffer) }
                 pthread_cond_broadcast(drained)
             }
         }
