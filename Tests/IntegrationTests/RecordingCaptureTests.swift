@@ -303,17 +303,7 @@ final class RecordingCaptureTests: RecordingCase {
 
     /// --no-capture writes no capture.pcapng; recording.json says what was asked for.
     func testNoCaptureAndNoRedactAreWhatRecordingJSONSays() throws {
-        let port = try RecordingPorts.take()
-        let scenario = try writeScenario("quiet", """
-            name: quiet
-            proxies:
-              api:
-                listen: 127.0.0.1:\(port)
-                upstream: 127.0.0.1:\(try RecordingPorts.take())
-            timeline:
-              - phase: only
-                for: 200ms
-            """)
+        let (scenario, port) = try idleScenario("quiet", for: "200ms")
         for (name, flags, expected) in [("nocap", ["--no-capture"], ["events.jsonl", "recording.json", "scenario.yaml"]),
                                          ("noredact", ["--no-redact"],
                                           ["capture.pcapng", "events.jsonl", "recording.json", "scenario.yaml"])] {

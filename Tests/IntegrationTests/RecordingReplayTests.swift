@@ -100,17 +100,7 @@ final class RecordingReplayTests: RecordingCase {
     /// through a symlink) — exit 2 naming --record, the recording untouched — and a folder
     /// without scenario.yaml (a `proxy --record` folder) — exit 2 naming the file.
     func testReplayRefusesItsOwnFolderAndAFolderWithoutScenario() throws {
-        let port = try RecordingPorts.take()
-        let scenario = try writeScenario("short", """
-            name: short
-            proxies:
-              api:
-                listen: 127.0.0.1:\(port)
-                upstream: 127.0.0.1:\(try RecordingPorts.take())
-            timeline:
-              - phase: only
-                for: 200ms
-            """)
+        let (scenario, port) = try idleScenario("short", for: "200ms")
         let recording = recordingDirectory("A")
         let first = try spawn(["run", scenario, "--record", recording])
         XCTAssertEqual(first.waitForExit(timeout: 15) ?? first.stop(grace: 1), .exited(0), first.stderrText)

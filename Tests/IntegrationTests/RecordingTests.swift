@@ -244,17 +244,7 @@ final class RecordingTests: RecordingCase {
     /// Bad --capture-limit values and refinements without --record: exit 2, the flag named, the
     /// exact message, nothing made, nothing started.
     func testBadRecordingFlagsExit2NamingTheFlagAndMakeNothing() throws {
-        let port = try RecordingPorts.take()
-        let scenario = try writeScenario("flags", """
-            name: flags
-            proxies:
-              api:
-                listen: 127.0.0.1:\(port)
-                upstream: 127.0.0.1:\(try RecordingPorts.take())
-            timeline:
-              - phase: only
-                for: 1s
-            """)
+        let (scenario, port) = try idleScenario("flags", for: "1s")
         let directory = recordingDirectory("never")
         let cases: [(arguments: [String], message: String)] = [
             (["--record", directory, "--capture-limit", "0"],
@@ -291,17 +281,7 @@ final class RecordingTests: RecordingCase {
     /// take TB (docs/faults.md): 1TB is the largest limit, 99999999999TB is too large (not "not
     /// a size").
     func testCaptureLimitTakesTerabytesUpToOne() throws {
-        let port = try RecordingPorts.take()
-        let scenario = try writeScenario("tb", """
-            name: tb
-            proxies:
-              api:
-                listen: 127.0.0.1:\(port)
-                upstream: 127.0.0.1:\(try RecordingPorts.take())
-            timeline:
-              - phase: only
-                for: 200ms
-            """)
+        let (scenario, port) = try idleScenario("tb", for: "200ms")
         let directory = recordingDirectory("tb")
         let run = try spawn(["run", scenario, "--record", directory, "--capture-limit", "1TB"])
         XCTAssertEqual(run.waitForExit(timeout: 10) ?? run.stop(grace: 1), .exited(0), run.stderrText)

@@ -79,6 +79,23 @@ class RecordingCase: IntegrationCase {
 
     // MARK: Tools
 
+    /// A scenario with one proxy `api` (its upstream a port nothing listens on) and one phase
+    /// `only` lasting `duration`: for what a recording writes whatever the traffic.
+    func idleScenario(_ name: String, for duration: String) throws -> (path: String, port: UInt16) {
+        let port = try RecordingPorts.take()
+        let path = try writeScenario(name, """
+            name: \(name)
+            proxies:
+              api:
+                listen: 127.0.0.1:\(port)
+                upstream: 127.0.0.1:\(try RecordingPorts.take())
+            timeline:
+              - phase: only
+                for: \(duration)
+            """)
+        return (path, port)
+    }
+
     func tool(_ name: String, package: String) throws -> String { try TLSTools.require(name, package: package) }
 
     func python() throws -> String { try TLSTools.python() }
