@@ -7,8 +7,12 @@ import Glibc
 /// a recording's writers submit only whole records (a JSON line, a pcapng block), so a process
 /// killed between two writes leaves a file whose every record is whole. The first write error
 /// (ENOSPC, EDQUOT, EIO…) stops the writer: what was written stays, later buffers are dropped,
-/// and `failure` says why for the loop to report. Written buffers come back through `recycle`
+/// and `failure` says why for the loop to report. Written buffers come back through `submit`
 /// with their capacity, so steady state allocates nothing.
+///
+/// It also takes batches of events (`submit(events:)`), which it turns into bytes itself with
+/// the formatter it was given: formatting is most of an event's cost, and here it is paid on
+/// this thread, not on the loop.
 final class BackgroundWriter: @unchecked Sendable {
     /// The file, for messages.
     let path: String
@@ -17,8 +21,9 @@ final class BackgroundWriter: @unchecked Sendable {
     private let lock = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let wake = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
     private let drained = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
-    private var queue: [[UInt8]] = []
+    private var queue: [Item] = []
     private var spare: [[UInt8]] = []
+    private var spareEvents: [[Event]] = []
     private var queuedBytes = 0
     private var writing = false
     private var closing = false
@@ -27,11 +32,24 @@ final class BackgroundWriter: @unchecked Sendable {
     private var started = false
     /// Bytes of whole buffers on disk (writer thread only): a failed buffer is cut back to here.
     private var fileSize: off_t = 0
+    /// Turns a batch of events into bytes (writer thread only), with `formatted` its output.
+    private let formatEvents: (([Event], inout [UInt8]) -> Void)?
+    private var formatted: [UInt8] = []
+
+    /// What waits: bytes, or events to format first.
+    private enum Item {
+        case bytes([UInt8])
+        case events([Event])
+    }
+
+    /// What a batch of events counts for in `backlog` before it is formatted (a line's size).
+    private static let bytesPerEvent = 160
 
     /// Creates `path`, which must not exist (two recordings in one folder would splice their
     /// records), with `mode`, and starts the writer thread; throws the system's error.
-    init(path: String, mode: mode_t = 0o644) throws(RecordingError) {
+    init(path: String, mode: mode_t = 0o644, formatEvents: (([Event], inout [UInt8]) -> Void)? = nil) throws(RecordingError) {
         self.path = path
+        self.formatEvents = formatEvents
         fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw RecordingError(path: path, errno: errno) }
         pthread_mutex_init(lock, nil)
@@ -72,13 +90,30 @@ final class BackgroundWriter: @unchecked Sendable {
         locked {
             if error == 0 && !closing {
                 queuedBytes += bytes.count
-                queue.append(bytes)
+                queue.append(.bytes(bytes))
                 pthread_cond_signal(wake)
             }
             next = spare.popLast() ?? []
         }
         if next.capacity == 0 { next.reserveCapacity(bytes.capacity) }
         bytes = next
+    }
+
+    /// Queues `events` to be formatted and written (taking the array), and leaves `events` an
+    /// empty list with capacity, as `submit` does for bytes.
+    func submit(events: inout [Event]) {
+        guard !events.isEmpty else { return }
+        var next: [Event] = []
+        locked {
+            if error == 0 && !closing {
+                queuedBytes += events.count * Self.bytesPerEvent
+                queue.append(.events(events))
+                pthread_cond_signal(wake)
+            }
+            next = spareEvents.popLast() ?? []
+        }
+        if next.capacity == 0 { next.reserveCapacity(events.capacity) }
+        events = next
     }
 
     /// Waits until everything submitted is written (or failed), at most `timeout`: a disk that
@@ -112,25 +147,43 @@ final class BackgroundWriter: @unchecked Sendable {
     /// The writer thread: takes the oldest buffer, writes it whole, repeats.
     fileprivate func runThread() {
         while true {
-            var buffer: [UInt8] = []
-            let stop: Bool = locked {
+            var item: Item?
+            locked {
                 while queue.isEmpty && !closing { pthread_cond_wait(wake, lock) }
-                if queue.isEmpty { return true }
-                buffer = queue.removeFirst()
-                writing = true
-                return false
+                if !queue.isEmpty {
+                    item = queue.removeFirst()
+                    writing = true
+                }
             }
-            if stop { return }
-            let code = writeWhole(buffer)
-            buffer.removeAll(keepingCapacity: true)
+            guard let item else { return }
+            var code: Int32
+            var counted: Int
+            var buffer: [UInt8] = []
+            var events: [Event] = []
+            switch item {
+            case .bytes(let bytes):
+                buffer = bytes
+                counted = buffer.count
+                code = writeWhole(buffer)
+                buffer.removeAll(keepingCapacity: true)
+            case .events(let batch):
+                events = batch
+                counted = events.count * Self.bytesPerEvent
+                formatted.removeAll(keepingCapacity: true)
+                formatEvents?(events, &formatted)
+                code = writeWhole(formatted)
+                events.removeAll(keepingCapacity: true)
+            }
             locked {
                 writing = false
+                queuedBytes -= counted
                 if code != 0 && error == 0 {
                     error = code
                     queue.removeAll()
                     queuedBytes = 0
                 }
-                if spare.count < 2 { spare.append(buffer) }
+                if buffer.capacity > 0 && spare.count < 2 { spare.append(buffer) }
+                if events.capacity > 0 && spareEvents.count < 2 { spareEvents.append(events) }
                 pthread_cond_broadcast(drained)
             }
         }
@@ -161,7 +214,6 @@ final class BackgroundWriter: @unchecked Sendable {
         } else if done > 0 {
             _ = ftruncate(fd, fileSize)
         }
-        locked { queuedBytes -= buffer.count }
         return code
     }
 
