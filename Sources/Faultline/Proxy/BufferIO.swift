@@ -76,6 +76,15 @@ enum BufferIO {
         return total
     }
 
+    /// Writes from the front of `buffer` to `sink` (encrypting through `tls` when set): the
+    /// count written, or -1 with errno set. A captured link's capture sees the bytes as they leave.
+    static func write(_ buffer: OpaquePointer, to sink: Int32, tls: TLSSession?, capture: LinkCapture?,
+                      direction: Pipe.Direction) -> Int32 {
+        guard let capture else { return tls.map { encrypt(buffer, to: $0) } ?? evbuffer_write(buffer, sink) }
+        if let tls { return encrypt(buffer, to: tls) { capture.sent(direction, $0) } }
+        return write(buffer, to: sink) { capture.sent(direction, $0) }
+    }
+
     /// writev(2) from the front of `buffer`, as evbuffer_write does, showing `tap` the bytes
     /// written before they are drained: the count written, or -1 with errno set.
     static func write(_ buffer: OpaquePointer, to sink: Int32, tap: (UnsafeRawBufferPointer) -> Void) -> Int32 {

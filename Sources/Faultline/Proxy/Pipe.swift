@@ -344,7 +344,7 @@ final class Pipe {
             if channel.count > 0 { return blocked() }
         }
         if let buffer, evbuffer_get_length(buffer) > 0 {
-            let written = writeOut(buffer)
+            let written = BufferIO.write(buffer, to: sink, tls: sinkTLS, capture: link.capture, direction: direction)
             if written > 0 { delivered() }
             if written < 0 && errno != EAGAIN && errno != EINTR {
                 return link.sinkFailed(self, errno: errno)
@@ -358,17 +358,6 @@ final class Pipe {
         } else if !readArmed && chain.heldBytes + intakeBytes < limits.holdLimit {
             armRead()
         }
-    }
-
-    /// Writes from the front of `buffer` to the sink (encrypting on a TLS sink); the count
-    /// written, or -1 with errno set. A captured link shows the bytes as they leave.
-    private func writeOut(_ buffer: OpaquePointer) -> Int32 {
-        guard let capture = link.capture else {
-            return sinkTLS.map { BufferIO.encrypt(buffer, to: $0) } ?? evbuffer_write(buffer, sink)
-        }
-        let direction = direction
-        if let sinkTLS { return BufferIO.encrypt(buffer, to: sinkTLS) { capture.sent(direction, $0) } }
-        return BufferIO.write(buffer, to: sink) { capture.sent(direction, $0) }
     }
 
     /// Bytes reached the sink: for the client, that answers its outstanding request.
