@@ -5,7 +5,8 @@ import Logging
 ///
 /// Writes `recording.json` (what made the recording), `events.jsonl` (every event of the
 /// bus), `capture.pcapng` (both legs of every link on a proxy of the bus, unless
-/// `options.capture` is off) and, from the caller, `scenario.yaml`. Files are written by
+/// `options.capture` is off), `report.html` when it finishes and, from the caller,
+/// `scenario.yaml`. Files are written by
 /// background threads; the loop only appends to memory. A write that fails (a full disk)
 /// stops that file with an event and a warning, and the proxies carry on.
 public final class Recording {
