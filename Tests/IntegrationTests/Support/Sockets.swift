@@ -129,10 +129,19 @@ enum Sock {
     /// A port that was free a moment ago (bound to 0, then closed). Only for things that must
     /// be told a port up front (redis-server, "nothing listens here"); racy by nature.
     static func freePort(host: String = "127.0.0.1") throws -> UInt16 {
-        let (fd, port) = try listen(host: host, port: 0)
-        Glibc.close(fd)
-        return port
+        // The kernel may hand a closed port out again at once: a test that asked twice got
+        // one port for two proxies (CI: "cannot listen on 127.0.0.1:32871"). Never twice here.
+        for _ in 0..<64 {
+            let (fd, port) = try listen(host: host, port: 0)
+            Glibc.close(fd)
+            if handedOutLock.withLock({ handedOut.insert(port).inserted }) { return port }
+        }
+        throw SystemCallFailure(call: "freePort", code: EADDRINUSE)
     }
+
+    /// Ports `freePort` gave out in this process, under `handedOutLock`.
+    nonisolated(unsafe) private static var handedOut: Set<UInt16> = []
+    private static let handedOutLock = NSLock()
 
     /// Whether [::1] can be bound here (containers without IPv6 cannot).
     static var ipv6Available: Bool {
